@@ -1,0 +1,85 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""end-2 (GET/HEAD blob, with Range) and end-10 (DELETE blob)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, request
+
+from ..registry import blobs
+from ..registry.blobs import BlobInfo
+from ..registry.errors import RangeNotSatisfiable
+from .http import registry
+
+bp = Blueprint("blobs", __name__)
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One byte range as (start, end inclusive); None means the whole blob.
+
+    Multi-range and malformed headers are ignored (RFC 9110 lets a server send the whole
+    representation); a syntactically valid range outside the blob is a 416.
+    """
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    if not m.group(1):  # suffix range: the last N bytes
+        length = int(m.group(2))
+        if length == 0 or size == 0:
+            raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+        return max(size - length, 0), size - 1
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else size - 1
+    if start >= size or end < start:
+        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, min(end, size - 1)
+
+
+def _headers(info: BlobInfo) -> dict[str, str]:
+    return {
+        "Docker-Content-Digest": info.digest,
+        "Content-Type": "application/octet-stream",
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "max-age=31536000",
+        "ETag": f'"{info.digest}"',
+    }
+
+
+@bp.route("/v2/<path:name>/blobs/<digest>", methods=["GET", "HEAD"])
+def get_blob(name: str, digest: str) -> Response:
+    reg = registry()
+    info = blobs.stat_blob(reg, name, digest)
+    headers = _headers(info)
+    byte_range = _parse_range(request.headers.get("Range"), info.size)
+    status, start, length = 200, 0, info.size
+    if byte_range is not None:
+        start, end = byte_range
+        status, length = 206, end - start + 1
+        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status=status, headers=headers)
+    path = blobs.blob_local_path(reg, info) if byte_range is None else None
+    if path is not None:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - the WSGI server closes it after sending
+        except FileNotFoundError:
+            path = None
+        else:
+            body = request.environ["wsgi.file_wrapper"](fh, 1024 * 1024) \
+                if "wsgi.file_wrapper" in request.environ else iter(lambda: fh.read(1 << 20), b"")
+            return Response(body, status=status, headers=headers, direct_passthrough=True)
+    chunks = blobs.open_blob(reg, info, start, length)
+    return Response(chunks, status=status, headers=headers, direct_passthrough=True)
+
+
+@bp.delete("/v2/<path:name>/blobs/<digest>")
+def delete_blob(name: str, digest: str) -> Response:
+    blobs.delete_blob(registry(), name, digest)
+    return Response(status=202, headers={"Content-Length": "0"})

@@ -1,0 +1,54 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""end-3 (GET/HEAD), end-7 and end-7b (PUT, with ?tag=), end-9 (DELETE)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from ..registry import manifests
+from ..registry.errors import ManifestTooLarge
+from .http import read_body, registry
+
+bp = Blueprint("manifests", __name__)
+
+
+@bp.route("/v2/<path:name>/manifests/<reference>", methods=["GET", "HEAD"])
+def get_manifest(name: str, reference: str) -> Response:
+    head = request.method == "HEAD"
+    found = manifests.get_manifest(registry(), name, reference, with_payload=not head)
+    headers = {
+        "Content-Type": found.media_type,
+        "Docker-Content-Digest": found.digest,
+        "Content-Length": str(found.size),
+        "ETag": f'"{found.digest}"',
+    }
+    return Response(None if head else found.payload, status=200, headers=headers)
+
+
+@bp.put("/v2/<path:name>/manifests/<reference>")
+def put_manifest(name: str, reference: str) -> Response:
+    reg = registry()
+    limit = reg.settings.max_manifest_size
+    if (request.content_length or 0) > limit:
+        raise ManifestTooLarge(detail={"limit": limit})
+    payload = read_body(limit)
+    result = manifests.put_manifest(reg, name, reference, payload,
+                                    request.headers.get("Content-Type", ""),
+                                    request.args.getlist("tag"))
+    headers = {
+        "Location": f"/v2/{name}/manifests/{result.digest}",
+        "Docker-Content-Digest": result.digest,
+        "Content-Length": "0",
+    }
+    if result.subject:
+        headers["OCI-Subject"] = result.subject
+    if request.args.getlist("tag"):
+        headers["OCI-Tag"] = ", ".join(result.tags)
+    return Response(status=201, headers=headers)
+
+
+@bp.delete("/v2/<path:name>/manifests/<reference>")
+def delete_manifest(name: str, reference: str) -> Response:
+    manifests.delete_manifest(registry(), name, reference)
+    return Response(status=202, headers={"Content-Length": "0"})

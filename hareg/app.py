@@ -1,0 +1,60 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""create_app(config): wires database, storage and the blueprints into a Flask app."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask import Flask, Response, request
+
+from .api import base, blobs, errors, listing, manifests, uploads
+from .config import Config
+from .db.pool import Database
+from .registry.context import Registry
+from .registry.errors import Unsupported
+from .registry.names import validate_name
+from .storage import create_driver
+
+API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def build_registry(config: Config) -> Registry:
+    """The domain's dependencies, built from config (the database URL must be resolved)."""
+    if not config.database.url:
+        raise ValueError("create_app needs a resolved database URL (see hareg.bootstrap)")
+    storage_cfg = dataclasses.replace(config.storage, root=str(config.storage_root))
+    return Registry(
+        db=Database(config.database.url, size=config.database.pool_size),
+        storage=create_driver(storage_cfg),
+        settings=config.registry,
+        part_size=config.storage.part_size,
+    )
+
+
+def create_app(config: Config, registry: Registry | None = None) -> Flask:
+    app = Flask("hareg")
+    app.config["HAREG_CONFIG"] = config
+    app.extensions["hareg"] = registry or build_registry(config)
+    app.url_map.strict_slashes = False
+    for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
+               listing.catalog_bp, listing.referrers_bp):
+        app.register_blueprint(bp)
+    errors.register_error_handlers(app)
+
+    @app.before_request
+    def check_request() -> None:
+        name = (request.view_args or {}).get("name")
+        if name is not None:
+            validate_name(name)
+        if (config.registry.read_only and request.method in _WRITE_METHODS
+                and request.path.startswith("/v2/")):
+            raise Unsupported("this registry is read-only")
+
+    @app.after_request
+    def api_version(response: Response) -> Response:
+        response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+        return response
+
+    return app

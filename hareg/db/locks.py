@@ -1,0 +1,39 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""PostgreSQL advisory locks: the cluster-wide mutexes of invariants 4 and 5.
+
+Two-key advisory locks: the first key names the kind of lock, the second is ``hashtext`` of
+the locked name. A hash collision only serializes two unrelated operations, never breaks one.
+"""
+
+from __future__ import annotations
+
+from psycopg2.extensions import cursor
+
+MIGRATIONS = 1
+BLOB = 2      # per digest: "finish upload, insert row" vs "delete object, delete row"
+TAG = 3       # per repository/tag: S3 tag link and DB row move together
+GC = 4        # one sweep at a time
+
+
+def xact_lock(cur: cursor, kind: int, name: str) -> None:
+    """Take a transaction-scoped lock; released by COMMIT or ROLLBACK."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (kind, name))
+
+
+def try_session_lock(cur: cursor, kind: int, name: str) -> bool:
+    cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (kind, name))
+    return bool(cur.fetchone()[0])
+
+
+def session_lock(cur: cursor, kind: int, name: str) -> None:
+    cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (kind, name))
+
+
+def session_unlock(cur: cursor, kind: int, name: str) -> None:
+    cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (kind, name))
+
+
+def xact_lock_shared(cur: cursor, kind: int, name: str) -> None:
+    """Shared flavour: many writers may link a digest at once; only a sweep excludes them."""
+    cur.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (kind, name))

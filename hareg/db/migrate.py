@@ -1,0 +1,75 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""Numbered SQL migrations, applied in order under an advisory lock.
+
+Files are ``hareg/db/migrations/NNNN_name.sql``. Several instances starting at once all call
+``apply_migrations``; the advisory lock makes the first one apply and the others find nothing to
+do. Rolling updates need every migration to keep the previous release working (expand first,
+contract a release later): see docs/operations.rst.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg2
+
+from . import locks
+
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files("hareg.db").joinpath("migrations").iterdir():
+        m = _NAME.match(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text("utf-8")))
+    return sorted(found, key=lambda mig: mig.version)
+
+
+def apply_migrations(url: str) -> list[Migration]:
+    """Apply what is missing; returns the migrations applied by this call."""
+    applied: list[Migration] = []
+    conn = psycopg2.connect(url, application_name="hareg-migrate")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            locks.session_lock(cur, locks.MIGRATIONS, "schema")
+            try:
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version integer PRIMARY KEY, name text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                cur.execute("SELECT version FROM schema_migrations")
+                done = {row[0] for row in cur.fetchall()}
+                for mig in available_migrations():
+                    if mig.version in done:
+                        continue
+                    cur.execute("BEGIN")
+                    try:
+                        cur.execute(mig.sql)
+                        cur.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                            (mig.version, mig.name),
+                        )
+                        cur.execute("COMMIT")
+                    except BaseException:
+                        cur.execute("ROLLBACK")
+                        raise
+                    applied.append(mig)
+            finally:
+                locks.session_unlock(cur, locks.MIGRATIONS, "schema")
+    finally:
+        conn.close()
+    return applied

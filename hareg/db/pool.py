@@ -1,0 +1,124 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""A small blocking connection pool for psycopg2 that works under gevent.
+
+Connections run in autocommit mode: a read is one round trip, and ``transaction()`` issues
+BEGIN/COMMIT itself. With psycogreen installed (``hareg.db.green.patch()``) every query yields
+to other greenlets, and the locks/queues used here are gevent-aware once gevent has patched the
+standard library, so a greenlet waiting for a connection does not block its worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+log = logging.getLogger(__name__)
+
+
+class PoolTimeout(Exception):
+    """No connection became free within the wait limit."""
+
+
+class Database:
+    """Hands out connections from a bounded pool; ``read()`` and ``transaction()`` are the API."""
+
+    def __init__(self, url: str, size: int = 20, wait_timeout: float = 30.0) -> None:
+        self.url = url
+        self.size = size
+        self.wait_timeout = wait_timeout
+        self._idle: queue.LifoQueue[psycopg2.extensions.connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self.in_use = 0
+        self.waits = 0
+
+    def _connect(self) -> psycopg2.extensions.connection:
+        conn = psycopg2.connect(self.url, application_name="hareg")
+        conn.autocommit = True
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        """Borrow a connection; broken connections are discarded instead of returned."""
+        if not self._slots.acquire(blocking=False):
+            self.waits += 1
+            if not self._slots.acquire(timeout=self.wait_timeout):
+                raise PoolTimeout(f"no database connection free after {self.wait_timeout}s")
+        conn = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            with self._lock:
+                self.in_use += 1
+            try:
+                yield conn
+            finally:
+                with self._lock:
+                    self.in_use -= 1
+            if conn.closed or conn.status != psycopg2.extensions.STATUS_READY:
+                conn.close()
+            else:
+                self._idle.put(conn)
+            conn = None
+        finally:
+            if conn is not None:
+                conn.close()
+            self._slots.release()
+
+    @contextmanager
+    def read(self) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor in autocommit mode: each statement is its own snapshot."""
+        with self.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor inside BEGIN ... COMMIT; any exception rolls back."""
+        with self.connection() as conn:
+            with conn.cursor() as cur:
+                cur.execute("BEGIN")
+                try:
+                    yield cur
+                except BaseException:
+                    if not conn.closed:
+                        try:
+                            cur.execute("ROLLBACK")
+                        except psycopg2.Error:
+                            conn.close()
+                    raise
+                cur.execute("COMMIT")
+
+    def ping(self) -> None:
+        with self.read() as cur:
+            cur.execute("SELECT 1")
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def wait_until_reachable(url: str, timeout: float = 30.0) -> None:
+    """Retry connecting until PostgreSQL answers (it may still be starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg2.connect(url, connect_timeout=3).close()
+            return
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

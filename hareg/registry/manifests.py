@@ -1,0 +1,241 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""Pushing, pulling and deleting manifests and tags.
+
+Write order (invariant 3): the payload and the layout's link files go to storage first, then
+the rows commit. A crash in between leaves only objects that no row points at, which garbage
+collection removes. Children are checked with ``FOR SHARE`` row locks, so a concurrent delete
+of a child waits for this commit and then sees the reference (or this PUT sees the delete).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg2
+from psycopg2.extensions import cursor
+
+from ..db import locks, queries
+from ..storage import layout
+from .context import Registry
+from .errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestReferenced,
+    ManifestTooLarge,
+    ManifestUnknown,
+    Unsupported,
+)
+from .formats import ParsedManifest, parse_manifest
+from .hashing import ResumableHash
+from .names import is_tag, looks_like_digest, parse_digest, validate_tag
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    size: int
+    payload: bytes | None  # None when only the headers were asked for (HEAD)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    digest: str
+    subject: str | None
+    tags: tuple[str, ...]
+
+
+def _digest_of(payload: bytes, algorithm: str) -> str:
+    hasher = ResumableHash(algorithm)
+    hasher.update(payload)
+    return hasher.digest()
+
+
+def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
+                 content_type: str, extra_tags: Sequence[str] = ()) -> PushResult:
+    if len(payload) > reg.settings.max_manifest_size:
+        raise ManifestTooLarge(detail={"limit": reg.settings.max_manifest_size})
+    tags: list[str] = []
+    if looks_like_digest(reference):
+        expected = parse_digest(reference)
+        digest = _digest_of(payload, expected.algorithm)
+        if digest != str(expected):
+            raise DigestInvalid(detail={"digest": reference, "computed": digest})
+    else:
+        tags.append(validate_tag(reference))
+        digest = _digest_of(payload, "sha256")
+    for tag in extra_tags:
+        if validate_tag(tag) not in tags:
+            tags.append(tag)
+    parsed = parse_manifest(payload, content_type)
+
+    reg.storage.put_bytes(layout.blob_data(digest), payload)
+    reg.storage.put_bytes(layout.revision_link(repository, digest), layout.link_content(digest))
+    with reg.db.transaction() as cur:
+        repo_id = queries.ensure_repository(cur, repository)
+        locks.xact_lock_shared(cur, locks.BLOB, digest)
+        queries.insert_blob(cur, digest, len(payload))
+        manifest_id = _insert_manifest(reg, cur, repo_id, digest, payload, parsed)
+        for tag in tags:
+            _move_tag(reg, cur, repo_id, repository, tag, manifest_id, digest)
+    return PushResult(digest, parsed.subject, tuple(tags))
+
+
+def _insert_manifest(reg: Registry, cur: cursor, repo_id: int, digest: str, payload: bytes,
+                     parsed: ParsedManifest) -> int:
+    blobs = _present_blobs(cur, repo_id, parsed)
+    children = _present_children(reg, cur, repo_id, parsed)
+    cur.execute(
+        "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject,"
+        " annotations, payload) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
+        (repo_id, digest, parsed.media_type, parsed.artifact_type, parsed.subject,
+         json.dumps(parsed.annotations) if parsed.annotations else None, payload),
+    )
+    row = cur.fetchone()
+    if row is None:  # the same bytes were pushed before: same references, nothing to add
+        cur.execute("SELECT id FROM manifests WHERE repository_id = %s AND digest = %s",
+                    (repo_id, digest))
+        return cur.fetchone()[0]
+    manifest_id = row[0]
+    if blobs:
+        cur.executemany("INSERT INTO manifest_blobs (manifest_id, digest) VALUES (%s, %s)",
+                        [(manifest_id, d) for d in blobs])
+    if parsed.children:
+        cur.executemany(
+            "INSERT INTO manifest_children (parent_id, child_digest, child_id)"
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            [(manifest_id, d, children.get(d)) for d in parsed.children],
+        )
+    # Indexes pushed sparse before this child existed now reference it for real.
+    cur.execute(
+        "UPDATE manifest_children mc SET child_id = %s FROM manifests p"
+        " WHERE mc.child_id IS NULL AND mc.child_digest = %s AND mc.parent_id = p.id"
+        " AND p.repository_id = %s",
+        (manifest_id, digest, repo_id),
+    )
+    return manifest_id
+
+
+def _present_blobs(cur: cursor, repo_id: int, parsed: ParsedManifest) -> list[str]:
+    wanted = list(parsed.required_blobs) + list(parsed.optional_blobs)
+    if not wanted:
+        return []
+    cur.execute(
+        "SELECT digest FROM repository_blobs WHERE repository_id = %s AND digest = ANY(%s)"
+        " FOR SHARE",
+        (repo_id, wanted),
+    )
+    present = {r[0] for r in cur.fetchall()}
+    missing = [d for d in parsed.required_blobs if d not in present]
+    if missing:
+        raise ManifestBlobUnknown(f"blob unknown to registry: {missing[0]}",
+                                  detail={"digest": missing[0]})
+    return [d for d in wanted if d in present]
+
+
+def _present_children(reg: Registry, cur: cursor, repo_id: int,
+                      parsed: ParsedManifest) -> dict[str, int]:
+    if not parsed.children:
+        return {}
+    cur.execute(
+        "SELECT digest, id FROM manifests WHERE repository_id = %s AND digest = ANY(%s)"
+        " FOR SHARE",
+        (repo_id, list(parsed.children)),
+    )
+    present = dict(cur.fetchall())
+    missing = [d for d in parsed.children if d not in present]
+    if missing and not reg.settings.sparse_indexes:
+        raise ManifestBlobUnknown(f"manifest unknown to registry: {missing[0]}",
+                                  detail={"digest": missing[0]})
+    return present
+
+
+def _move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str,
+              manifest_id: int, digest: str) -> None:
+    """Point a tag at a manifest: storage links and row change under one per-tag lock."""
+    locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
+    reg.storage.put_bytes(layout.tag_index_link(repository, tag, digest),
+                          layout.link_content(digest))
+    reg.storage.put_bytes(layout.tag_current_link(repository, tag), layout.link_content(digest))
+    cur.execute(
+        "INSERT INTO tags (repository_id, name, manifest_id) VALUES (%s, %s, %s)"
+        " ON CONFLICT (repository_id, name)"
+        " DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()",
+        (repo_id, tag, manifest_id),
+    )
+
+
+def get_manifest(reg: Registry, repository: str, reference: str,
+                 with_payload: bool = True) -> StoredManifest:
+    payload_col = "m.payload" if with_payload else "NULL"
+    if looks_like_digest(reference):
+        digest = str(parse_digest(reference))
+        sql = (f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}"
+               " FROM manifests m JOIN repositories r ON r.id = m.repository_id"
+               " WHERE r.name = %s AND m.digest = %s")
+        args: tuple = (repository, digest)
+    else:
+        validate_tag(reference)
+        sql = (f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}"
+               " FROM tags t JOIN repositories r ON r.id = t.repository_id"
+               " JOIN manifests m ON m.id = t.manifest_id"
+               " WHERE r.name = %s AND t.name = %s")
+        args = (repository, reference)
+    with reg.db.read() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+    if row is None:
+        raise ManifestUnknown(detail={"reference": reference})
+    return StoredManifest(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
+
+
+def delete_manifest(reg: Registry, repository: str, reference: str) -> None:
+    """By tag: remove the tag only. By digest: remove the manifest and every tag on it."""
+    if not reg.settings.delete_enabled:
+        raise Unsupported("deletes are disabled on this registry")
+    if looks_like_digest(reference):
+        _delete_by_digest(reg, repository, str(parse_digest(reference)))
+    elif is_tag(reference):
+        _delete_tag(reg, repository, reference)
+    else:
+        validate_tag(reference)
+
+
+def _delete_tag(reg: Registry, repository: str, tag: str) -> None:
+    with reg.db.transaction() as cur:
+        locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
+        cur.execute(
+            "DELETE FROM tags t USING repositories r"
+            " WHERE t.repository_id = r.id AND r.name = %s AND t.name = %s",
+            (repository, tag),
+        )
+        if cur.rowcount == 0:
+            raise ManifestUnknown(detail={"tag": tag})
+        reg.storage.delete_prefix(layout.tag_dir(repository, tag))
+
+
+def _delete_by_digest(reg: Registry, repository: str, digest: str) -> None:
+    try:
+        with reg.db.transaction() as cur:
+            cur.execute(
+                "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id"
+                " WHERE r.name = %s AND m.digest = %s FOR UPDATE OF m",
+                (repository, digest),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise ManifestUnknown(detail={"digest": digest})
+            cur.execute("SELECT name FROM tags WHERE manifest_id = %s", (row[0],))
+            tags = [r[0] for r in cur.fetchall()]
+            for tag in tags:
+                locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
+            cur.execute("DELETE FROM manifests WHERE id = %s", (row[0],))
+            for tag in tags:
+                reg.storage.delete_prefix(layout.tag_dir(repository, tag))
+            reg.storage.delete(layout.revision_link(repository, digest))
+    except psycopg2.errors.ForeignKeyViolation:
+        raise ManifestReferenced(detail={"digest": digest}) from None
