@@ -28,6 +28,8 @@ def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]
         "errorlog": "-",
         "loglevel": config.log.level,
         "proc_name": "hareg",
+        # One machine may run several instances; a shared default control socket would clash.
+        "control_socket_disable": True,
     }
 
 
