@@ -1,0 +1,36 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""hareg serve."""
+
+from __future__ import annotations
+
+import click
+
+from hareg.config import Config
+
+from .options import config_options, prepared
+
+
+@click.command()
+@click.option("--bind", help="HOST:PORT to listen on (default from config: 127.0.0.1:5000).")
+@click.option("--workers", type=click.IntRange(min=0),
+              help="gevent worker processes (0 = one per CPU core).")
+@config_options
+def serve(config: Config) -> None:
+    """Serve the registry API with gunicorn and gevent workers."""
+    from hareg.logs import setup_logging
+    from hareg.server import HaregServer
+
+    setup_logging(config.log)
+    embedded = config.uses_embedded_database
+    config = prepared(config)
+    where = (f"embedded PostgreSQL in {config.data_dir / 'postgres'}" if embedded
+             else "PostgreSQL at the configured URL")
+    storage = (str(config.storage_root) if config.storage.driver == "filesystem"
+               else f"s3://{config.storage.bucket}/{config.storage.prefix}")
+    host = config.server.bind
+    click.echo(f"hareg: serving the OCI registry API on http://{host}/v2/", err=True)
+    click.echo(f"hareg: metadata in {where}; blobs in {storage}", err=True)
+    click.echo("hareg: push with: skopeo copy --dest-tls-verify=false "
+               f"oci:./image:latest docker://{host}/demo/app:latest", err=True)
+    HaregServer(config, config.server.bind, config.server.workers).run()
