@@ -5,50 +5,52 @@
     HAREG_CONFIG=/etc/hareg/hareg.toml \\
         gunicorn -c conf/gunicorn.conf.py 'hareg.wsgi:application'
 
-``hareg serve`` is the normal entry point and applies these same settings in code. It also
-starts the embedded PostgreSQL when ``[database] url`` is empty and applies the migrations
-before it serves. Running gunicorn yourself skips both: use an external PostgreSQL and run
-``hareg migrate --config /etc/hareg/hareg.toml`` first (systemd/hareg-migrate.service does).
+``hareg serve`` is the normal entry point and applies the same settings in code
+(hareg/server.py); this file is for running gunicorn yourself. ``hareg.wsgi`` reads its
+configuration from ``HAREG_CONFIG`` and the ``HAREG_*`` environment and, when each worker
+loads it, starts (or joins) the embedded PostgreSQL if ``[database] url`` is empty and
+applies pending migrations under an advisory lock. In production use an external
+PostgreSQL and run ``hareg migrate`` before a rolling update (systemd/hareg-migrate.service).
 
-``bind``, ``workers``, ``graceful_timeout`` and ``trusted_proxies`` of the ``[server]``
-section are read from the hareg config file named by ``HAREG_CONFIG`` and from the
-``HAREG_SERVER_*`` environment variables, so this file and ``hareg serve`` agree. gunicorn's
-own command-line options (``--bind`` ...) still take precedence over this file.
+The keys this file needs (``[server]`` bind, workers, graceful_timeout, trusted_proxies and
+``[log]`` level) are read from the same file and ``HAREG_<SECTION>_<KEY>`` variables, so
+gunicorn and hareg agree. gunicorn's command-line options (``--bind`` ...) still win.
 """
 
 import os
 import tomllib
 
+_DEFAULTS = {
+    "server": {"bind": "127.0.0.1:5000", "workers": 0, "graceful_timeout": 30,
+               "trusted_proxies": []},
+    "log": {"level": "info"},
+}
 
-def _server_config() -> dict[str, str]:
-    """The [server] keys this file uses, as strings: defaults < HAREG_CONFIG < environment."""
-    server: dict[str, object] = {
-        "bind": "127.0.0.1:5000",
-        "workers": 0,
-        "graceful_timeout": 30,
-        "trusted_proxies": [],
-    }
+
+def _hareg_config() -> dict[str, str]:
+    """The keys above as "section.key" -> str: defaults < HAREG_CONFIG < environment."""
+    from_file: dict = {}
     path = os.environ.get("HAREG_CONFIG")
     if path:
         with open(path, "rb") as fh:
-            from_file = tomllib.load(fh).get("server", {})
-        server.update({k: v for k, v in from_file.items() if k in server})
-    for key in server:
-        value = os.environ.get(f"HAREG_SERVER_{key.upper()}")
-        if value is not None:
-            server[key] = value
-    proxies = server["trusted_proxies"]
-    if isinstance(proxies, str):
-        proxies = proxies.split(",")
-    server["trusted_proxies"] = ",".join(p.strip() for p in proxies if p.strip())
-    return {k: str(v) for k, v in server.items()}
+            from_file = tomllib.load(fh)
+    out: dict[str, str] = {}
+    for section, keys in _DEFAULTS.items():
+        for key, default in keys.items():
+            value = from_file.get(section, {}).get(key, default)
+            value = os.environ.get(f"HAREG_{section.upper()}_{key.upper()}", value)
+            if key == "trusted_proxies":  # a TOML list or a comma-separated string
+                items = value.split(",") if isinstance(value, str) else value
+                value = ",".join(item.strip() for item in items if item.strip())
+            out[f"{section}.{key}"] = str(value)
+    return out
 
 
-_server = _server_config()
+_hareg = _hareg_config()
 
 # --- Sockets --------------------------------------------------------------------------------
 # Where nginx's upstream block points, e.g. "127.0.0.1:5001" (see conf/nginx.conf).
-bind = [_server["bind"]]
+bind = [_hareg["server.bind"]]
 
 # --- Workers --------------------------------------------------------------------------------
 # gevent: each worker process serves many requests concurrently (one greenlet each), and
@@ -57,7 +59,7 @@ worker_class = "gevent"
 
 # One worker per CPU core available to this process ([server] workers = 0); more workers do
 # not help an I/O-bound server and multiply database connections.
-workers = int(_server["workers"]) or len(os.sched_getaffinity(0))
+workers = int(_hareg["server.workers"]) or len(os.sched_getaffinity(0))
 
 # Concurrent connections (greenlets) per worker, idle keep-alive connections from nginx
 # included. They share the worker's [database] pool_size connections, so requests wait for
@@ -82,7 +84,7 @@ timeout = 120
 
 # Seconds in-flight requests get to finish after SIGTERM ([server] graceful_timeout).
 # systemd's TimeoutStopSec must be larger (systemd/hareg.service).
-graceful_timeout = int(_server["graceful_timeout"])
+graceful_timeout = int(_hareg["server.graceful_timeout"])
 
 # Keep idle connections from nginx open for 75 s: longer than nginx's upstream
 # keepalive_timeout (60 s), so nginx always closes an idle connection first and never sends
@@ -106,7 +108,7 @@ limit_request_field_size = 16384
 # Addresses (IPs/CIDRs, comma separated) whose X-Forwarded-Proto gunicorn believes, from
 # [server] trusted_proxies: the nginx hosts. Empty = believe no one. Never "*" unless only
 # the proxy can reach this port.
-forwarded_allow_ips = _server["trusted_proxies"]
+forwarded_allow_ips = _hareg["server.trusted_proxies"]
 # Only the header nginx always sets (conf/nginx.conf); client-sent X-Forwarded-Ssl or
 # X-Forwarded-Protocol then cannot contradict or spoof it.
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
@@ -115,10 +117,11 @@ secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 proc_name = "hareg"
 # Heartbeat files in memory, not on a possibly slow or read-only disk.
 worker_tmp_dir = "/dev/shm"
-# Logs to stderr: journald (or your process supervisor) collects them.
-accesslog = "-"
+# Errors to stderr, where journald (or your supervisor) collects them. No access log:
+# nginx's access log (conf/nginx.conf) records every request with the instance that served it.
+accesslog = None
 errorlog = "-"
-loglevel = "info"
-# gunicornc's control socket: $XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl
-# (systemd/hareg.service sets XDG_RUNTIME_DIR=/run/hareg). Give each instance its own path
-# when several run on one host as one user, e.g. control_socket = "/run/hareg/5001.ctl".
+loglevel = _hareg["log.level"]
+# No gunicornc control socket: several instances on one host as one user would share its
+# default path ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl).
+control_socket_disable = True
