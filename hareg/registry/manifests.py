@@ -78,16 +78,23 @@ def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
         repo_id = queries.ensure_repository(cur, repository)
         locks.xact_lock_shared(cur, locks.BLOB, digest)
         queries.insert_blob(cur, digest, len(payload))
-        manifest_id = _insert_manifest(reg, cur, repo_id, digest, payload, parsed)
+        manifest_id = record_manifest(cur, repo_id, digest, payload, parsed,
+                                      sparse=reg.settings.sparse_indexes)
         for tag in tags:
             _move_tag(reg, cur, repo_id, repository, tag, manifest_id, digest)
     return PushResult(digest, parsed.subject, tuple(tags))
 
 
-def _insert_manifest(reg: Registry, cur: cursor, repo_id: int, digest: str, payload: bytes,
-                     parsed: ParsedManifest) -> int:
-    blobs = _present_blobs(cur, repo_id, parsed)
-    children = _present_children(reg, cur, repo_id, parsed)
+def record_manifest(cur: cursor, repo_id: int, digest: str, payload: bytes,
+                    parsed: ParsedManifest, *, sparse: bool, strict: bool = True) -> int:
+    """Insert a manifest row and its references; returns its id (existing or new).
+
+    ``strict`` refuses missing blobs (a push); ``rebuild-db`` records what exists instead.
+    ``sparse`` accepts an index whose children are absent. The blobs row of the payload
+    itself must exist already.
+    """
+    blobs = _present_blobs(cur, repo_id, parsed, strict)
+    children = _present_children(cur, repo_id, parsed, sparse)
     cur.execute(
         "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject,"
         " annotations, payload) VALUES (%s, %s, %s, %s, %s, %s, %s)"
@@ -120,7 +127,8 @@ def _insert_manifest(reg: Registry, cur: cursor, repo_id: int, digest: str, payl
     return manifest_id
 
 
-def _present_blobs(cur: cursor, repo_id: int, parsed: ParsedManifest) -> list[str]:
+def _present_blobs(cur: cursor, repo_id: int, parsed: ParsedManifest,
+                   strict: bool) -> list[str]:
     wanted = list(parsed.required_blobs) + list(parsed.optional_blobs)
     if not wanted:
         return []
@@ -131,14 +139,14 @@ def _present_blobs(cur: cursor, repo_id: int, parsed: ParsedManifest) -> list[st
     )
     present = {r[0] for r in cur.fetchall()}
     missing = [d for d in parsed.required_blobs if d not in present]
-    if missing:
+    if missing and strict:
         raise ManifestBlobUnknown(f"blob unknown to registry: {missing[0]}",
                                   detail={"digest": missing[0]})
     return [d for d in wanted if d in present]
 
 
-def _present_children(reg: Registry, cur: cursor, repo_id: int,
-                      parsed: ParsedManifest) -> dict[str, int]:
+def _present_children(cur: cursor, repo_id: int, parsed: ParsedManifest,
+                      sparse: bool) -> dict[str, int]:
     if not parsed.children:
         return {}
     cur.execute(
@@ -148,7 +156,7 @@ def _present_children(reg: Registry, cur: cursor, repo_id: int,
     )
     present = dict(cur.fetchall())
     missing = [d for d in parsed.children if d not in present]
-    if missing and not reg.settings.sparse_indexes:
+    if missing and not sparse:
         raise ManifestBlobUnknown(f"manifest unknown to registry: {missing[0]}",
                                   detail={"digest": missing[0]})
     return present
