@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from ..registry import blobs, uploads
+from ..registry.names import parse_digest
 from ..registry.uploads import UploadSession
 from .http import body_chunks, registry, upload_location
 
@@ -35,10 +36,10 @@ def _created(name: str, digest: str) -> Response:
 def start_upload(name: str) -> Response:
     reg = registry()
     args = request.args
-    mount, source = args.get("mount"), args.get("from")
-    if mount and source:
-        if blobs.mount_blob(reg, name, mount, source):
-            return _created(name, mount)
+    mount = args.get("mount")
+    if mount:
+        if blobs.mount_blob(reg, name, mount, args.get("from") or None):
+            return _created(name, str(parse_digest(mount)))
     elif "digest" in args:
         digest = uploads.upload_whole(reg, name, args["digest"], body_chunks(),
                                       request.content_length)

@@ -65,17 +65,20 @@ def delete_blob(reg: Registry, repository: str, digest: str) -> None:
         reg.storage.delete(layout.layer_link(repository, digest))
 
 
-def mount_blob(reg: Registry, repository: str, digest: str, source: str) -> bool:
-    """Link a blob of ``source`` into ``repository`` without moving bytes; False if the
-    source does not have it (the caller then starts a normal upload)."""
+def mount_blob(reg: Registry, repository: str, digest: str, source: str | None) -> bool:
+    """Link a blob into ``repository`` without moving bytes; False when it cannot be mounted
+    (the caller then starts a normal upload). With ``source`` None, any repository that links
+    the blob will do (the spec's automatic content discovery)."""
     digest = str(parse_digest(digest))
     with reg.db.transaction() as cur:
         locks.xact_lock_shared(cur, locks.BLOB, digest)
-        cur.execute(
-            "SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id"
-            " WHERE r.name = %s AND rb.digest = %s FOR SHARE OF rb",
-            (source, digest),
-        )
+        sql = ("SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id"
+               " WHERE rb.digest = %s")
+        args: tuple = (digest,)
+        if source is not None:
+            sql += " AND r.name = %s"
+            args = (digest, source)
+        cur.execute(sql + " LIMIT 1 FOR SHARE OF rb", args)
         if cur.fetchone() is None:
             return False
         repo_id = queries.ensure_repository(cur, repository)
