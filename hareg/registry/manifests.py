@@ -26,6 +26,7 @@ from .errors import (
     ManifestReferenced,
     ManifestTooLarge,
     ManifestUnknown,
+    Unavailable,
     Unsupported,
 )
 from .formats import ParsedManifest, parse_manifest
@@ -104,9 +105,14 @@ def record_manifest(cur: cursor, repo_id: int, digest: str, payload: bytes,
     )
     row = cur.fetchone()
     if row is None:  # the same bytes were pushed before: same references, nothing to add
-        cur.execute("SELECT id FROM manifests WHERE repository_id = %s AND digest = %s",
-                    (repo_id, digest))
-        return cur.fetchone()[0]
+        # FOR SHARE: a sweep that wants to delete this manifest now waits for our commit,
+        # then sees the tag we are about to add.
+        cur.execute("SELECT id FROM manifests WHERE repository_id = %s AND digest = %s"
+                    " FOR SHARE", (repo_id, digest))
+        row = cur.fetchone()
+        if row is None:  # deleted between our INSERT and SELECT: let the client retry
+            raise Unavailable("manifest changed concurrently, retry")
+        return row[0]
     manifest_id = row[0]
     if blobs:
         cur.executemany("INSERT INTO manifest_blobs (manifest_id, digest) VALUES (%s, %s)",
@@ -132,6 +138,8 @@ def _present_blobs(cur: cursor, repo_id: int, parsed: ParsedManifest,
     wanted = list(parsed.required_blobs) + list(parsed.optional_blobs)
     if not wanted:
         return []
+    for digest in sorted(wanted):  # a sweep deleting one of them holds the exclusive lock
+        locks.xact_lock_shared(cur, locks.BLOB, digest)
     cur.execute(
         "SELECT digest FROM repository_blobs WHERE repository_id = %s AND digest = ANY(%s)"
         " FOR SHARE",
