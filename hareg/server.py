@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -16,13 +16,15 @@ def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]
     """The production settings (conf/gunicorn.conf.py documents the same for direct use)."""
     return {
         "bind": bind,
-        "workers": workers or multiprocessing.cpu_count(),
+        "workers": workers or len(os.sched_getaffinity(0)),
         "worker_class": "gevent",
         "worker_connections": 1000,
         "graceful_timeout": config.server.graceful_timeout,
         "timeout": 120,           # heartbeat of a worker, not a request limit under gevent
         "keepalive": 75,          # longer than nginx's upstream keepalive_timeout
         "limit_request_line": 8190,
+        "limit_request_field_size": 16384,  # long bearer tokens in Authorization
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
         "forwarded_allow_ips": ",".join(config.server.trusted_proxies) or "127.0.0.1",
         "accesslog": None,
         "errorlog": "-",

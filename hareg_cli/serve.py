@@ -29,6 +29,9 @@ def serve(config: Config) -> None:
     storage = (str(config.storage_root) if config.storage.driver == "filesystem"
                else f"s3://{config.storage.bucket}/{config.storage.prefix}")
     host = config.server.bind
+    if embedded and not host.startswith(("127.", "localhost", "[::1]", "unix:")):
+        click.echo("hareg: warning: serving a non-loopback address with the embedded database;"
+                   " several instances need a shared [database] url and S3 storage", err=True)
     click.echo(f"hareg: serving the OCI registry API on http://{host}/v2/", err=True)
     click.echo(f"hareg: metadata in {where}; blobs in {storage}", err=True)
     click.echo("hareg: push with: skopeo copy --dest-tls-verify=false "
