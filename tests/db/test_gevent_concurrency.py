@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: EUPL-1.2
 """Queries yield to other greenlets: the reason a gevent worker can serve many requests.
 
-A child process (monkey patching does not belong in the pytest process) runs 16 greenlets
-that each hold a pool connection through ``SELECT pg_sleep(0.05)``. Without psycogreen each
-query would block the whole worker and at most one would run at a time. The assertion is
-on concurrency, never on timing: PostgreSQL itself must see all 16 queries at once.
+A child process (monkey patching does not belong in the pytest process) runs 15 greenlets
+that each hold a pool connection through ``SELECT pg_sleep(0.3)`` while a 16th greenlet
+counts them in ``pg_stat_activity``. Without psycogreen each query blocks the whole worker
+and the counter sees none (checked by hand: 0). The assertion is on concurrency, never on
+timing: PostgreSQL itself must see all 15 queries at once.
 """
 
 from __future__ import annotations
