@@ -11,6 +11,9 @@ from flask import Flask, Response, request
 from .api import base, blobs, errors, listing, manifests, uploads
 from .config import Config
 from .db.pool import Database
+from .metered_storage import MeteredStorage
+from .metrics import MetricsMiddleware
+from .proxy import TrustedProxies
 from .registry.context import Registry
 from .registry.errors import Unsupported
 from .registry.names import validate_name
@@ -27,7 +30,7 @@ def build_registry(config: Config) -> Registry:
     storage_cfg = dataclasses.replace(config.storage, root=str(config.storage_root))
     return Registry(
         db=Database(config.database.url, size=config.database.pool_size),
-        storage=create_driver(storage_cfg),
+        storage=MeteredStorage(create_driver(storage_cfg)),
         settings=config.registry,
         part_size=config.storage.part_size,
     )
@@ -38,6 +41,11 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
     app.config["HAREG_CONFIG"] = config
     app.extensions["hareg"] = registry or build_registry(config)
     app.url_map.strict_slashes = False
+    # WSGI layers (outermost last): forwarding headers from trusted proxies only, then
+    # metrics, which also answers /metrics before any blueprint or auth hook sees it.
+    app.wsgi_app = TrustedProxies(app.wsgi_app, config.server.trusted_proxies)  # type: ignore[method-assign]
+    app.wsgi_app = MetricsMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, app.url_map, app.extensions["hareg"].db, config.metrics.bind)
     for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
                listing.catalog_bp, listing.referrers_bp):
         app.register_blueprint(bp)

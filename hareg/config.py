@@ -9,6 +9,7 @@ The file is optional: with no file and no environment, hareg serves on 127.0.0.1
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ class ServerConfig:
     data_dir: str = "./hareg-data"
     graceful_timeout: int = 30
     trusted_proxies: tuple[str, ...] = ()
+    drain_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,18 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    bind: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -118,6 +126,16 @@ def _section_schema(dc: type, **extra: mf.Field) -> type[Schema]:
     return Schema.from_dict(attrs, name=f"{dc.__name__}Schema")  # type: ignore[return-value]
 
 
+def _ip_network(value: str) -> None:
+    """An IP address or CIDR network (trusted_proxies)."""
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValidationError(f"not an IP address or CIDR network: {value!r}") from None
+
+
+_HOST_PORT = r"(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}"
+
 _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
     "server": (
         ServerConfig,
@@ -129,6 +147,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
                                          error="expected HOST:PORT or unix:PATH"),
             ),
             graceful_timeout=mf.Integer(load_default=30, validate=validate.Range(min=1)),
+            trusted_proxies=mf.List(mf.String(validate=_ip_network), load_default=[]),
         ),
     ),
     "database": (
@@ -170,6 +189,15 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
             level=mf.String(load_default="info",
                             validate=validate.OneOf(["debug", "info", "warning", "error"])),
             format=mf.String(load_default="text", validate=validate.OneOf(["text", "json"])),
+        ),
+    ),
+    "metrics": (
+        MetricsConfig,
+        _section_schema(
+            MetricsConfig,
+            bind=mf.String(load_default="",
+                           validate=validate.Regexp(rf"^$|^{_HOST_PORT}$",
+                                                    error="expected HOST:PORT, or empty")),
         ),
     ),
 }

@@ -1,23 +1,64 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Run the app under gunicorn with gevent workers, as ``hareg serve`` does."""
+"""Run the app under gunicorn with gevent workers, as ``hareg serve`` does.
+
+The master process binds the sockets (``[server] bind`` and, if set, ``[metrics] bind``),
+prepares the directory where every worker writes its Prometheus samples, and forks the
+workers; each worker builds its own app (its own database pool and storage client).
+Graceful shutdown is the worker's business: see hareg/worker.py.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from .config import Config
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # same as hareg.metrics (not imported here: see below)
+
+
+def prepare_multiprocess_dir() -> tuple[str, bool]:
+    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory; return it and whether it is ours.
+
+    Must run before any worker imports prometheus_client. A directory set by the operator is
+    kept but emptied of old sample files (they would count a previous run); otherwise a fresh
+    one is made in ``$RUNTIME_DIRECTORY`` (systemd's RuntimeDirectory=), ``/dev/shm`` or the
+    temporary directory, and removed when the master exits.
+    """
+    preset = os.environ.get(MULTIPROC_ENV)
+    if preset:
+        os.makedirs(preset, exist_ok=True)
+        for old in glob.glob(os.path.join(preset, "*.db")):
+            os.remove(old)
+        return preset, False
+    parent = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or (
+        "/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    path = tempfile.mkdtemp(prefix="hareg-metrics-", dir=parent)
+    os.environ[MULTIPROC_ENV] = path
+    return path, True
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook (master): drop a dead worker's live gauges (in-flight, pool in use)."""
+    from prometheus_client import multiprocess
+
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(worker.pid)
+
 
 def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]:
     """The production settings (conf/gunicorn.conf.py documents the same for direct use)."""
+    binds = [bind] + ([config.metrics.bind] if config.metrics.bind else [])
     return {
-        "bind": bind,
+        "bind": binds,
         "workers": workers or len(os.sched_getaffinity(0)),
-        "worker_class": "gevent",
+        "worker_class": "hareg.worker.HaregWorker",
         "worker_connections": 1000,
         "graceful_timeout": config.server.graceful_timeout,
         "timeout": 120,           # heartbeat of a worker, not a request limit under gevent
@@ -25,7 +66,12 @@ def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]
         "limit_request_line": 8190,
         "limit_request_field_size": 16384,  # long bearer tokens in Authorization
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
-        "forwarded_allow_ips": ",".join(config.server.trusted_proxies) or "127.0.0.1",
+        # Whom gunicorn believes X-Forwarded-Proto from: exactly [server] trusted_proxies
+        # (empty = nobody). hareg.proxy.TrustedProxies applies the same list to
+        # X-Forwarded-Proto/Host/For in the app, so both layers agree.
+        "forwarded_allow_ips": ",".join(config.server.trusted_proxies),
+        "secure_scheme_headers": {"X-FORWARDED-PROTO": "https"},
+        "child_exit": child_exit,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": config.log.level,
@@ -41,6 +87,8 @@ class HaregServer(BaseApplication):
     def __init__(self, config: Config, bind: str, workers: int) -> None:
         self.hareg_config = config
         self.settings = gunicorn_settings(config, bind, workers)
+        self.metrics_dir, self._own_metrics_dir = prepare_multiprocess_dir()
+        self._master_pid = os.getpid()
         super().__init__()
 
     def load_config(self) -> None:
@@ -55,3 +103,11 @@ class HaregServer(BaseApplication):
         patch_if_gevent()
         setup_logging(self.hareg_config.log)
         return create_app(self.hareg_config)
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            # Workers leave through here too (SystemExit unwinds the forked arbiter).
+            if self._own_metrics_dir and os.getpid() == self._master_pid:
+                shutil.rmtree(self.metrics_dir, ignore_errors=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from .check import check
 from .migrate import migrate
 from .serve import serve
 
@@ -18,3 +19,4 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(migrate)
+cli.add_command(check)

@@ -1,0 +1,70 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""hareg check."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from hareg.config import Config
+
+from .options import config_options, fail
+
+
+class _Bar:
+    """tqdm progress on a terminal (stderr), nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def phase(self, name: str, total: int | None) -> None:
+        self.close()
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=name, unit=" items", file=sys.stderr,
+                            leave=False, dynamic_ncols=True)
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+@click.command()
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+@config_options
+def check(config: Config, progress: bool | None) -> None:
+    """Compare the database with the storage.
+
+    Reports rows whose object is missing (exit status 1) and, as information, objects that
+    no row knows (garbage collection removes those). Safe while the registry serves.
+    """
+    from hareg.app import build_registry
+    from hareg.bootstrap import resolve_database
+    from hareg.check import check_storage, summarize
+    from hareg.db.embedded import EmbeddedUnavailable
+
+    try:
+        config = resolve_database(config)
+    except EmbeddedUnavailable as exc:
+        fail(str(exc))
+    reg = build_registry(config)
+    try:
+        report = check_storage(reg, _Bar(sys.stderr.isatty() if progress is None else progress))
+    except Exception as exc:  # one line for the operator, not a traceback
+        fail(f"check failed: {type(exc).__name__}: {exc}")
+    finally:
+        reg.db.close()
+    for line in summarize(report):
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
