@@ -172,11 +172,18 @@ class _CountingInput:
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self.count = 0
+        if hasattr(stream, "readinto"):  # werkzeug prefers it when the stream has it
+            self.readinto = self._readinto
 
     def read(self, *args: Any) -> bytes:
         data = self._stream.read(*args)
         self.count += len(data)
         return data
+
+    def _readinto(self, buffer: Any) -> int:
+        n = self._stream.readinto(buffer)
+        self.count += n or 0
+        return n
 
     def readline(self, *args: Any) -> bytes:
         data = self._stream.readline(*args)
