@@ -8,7 +8,7 @@ import dataclasses
 
 from flask import Flask, Response, request
 
-from .api import base, blobs, errors, listing, manifests, uploads
+from .api import admin, base, blobs, errors, listing, manifests, uploads
 from .config import Config
 from .db.pool import Database
 from .metered_storage import MeteredStorage
@@ -33,6 +33,7 @@ def build_registry(config: Config) -> Registry:
         storage=MeteredStorage(create_driver(storage_cfg)),
         settings=config.registry,
         part_size=config.storage.part_size,
+        retention=config.retention,
     )
 
 
@@ -47,7 +48,7 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
     app.wsgi_app = MetricsMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, app.url_map, app.extensions["hareg"].db, config.metrics.bind)
     for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
-               listing.catalog_bp, listing.referrers_bp):
+               listing.catalog_bp, listing.referrers_bp, admin.bp):
         app.register_blueprint(bp)
     errors.register_error_handlers(app)
 
@@ -65,4 +66,7 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
         response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return response
 
+    from .gc.schedule import start_scheduler
+
+    start_scheduler(app.extensions["hareg"], config)  # only when [gc] schedule is set
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, post_load, validate
 from marshmallow import fields as mf
+
+from .durations import parse_duration
 
 ENV_PREFIX = "HAREG_"
 
@@ -72,6 +75,43 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class GcConfig:
+    """``[gc]``: garbage collection (docs/gc.rst). Durations as in hareg.durations."""
+
+    grace_period: str = "1h"
+    upload_max_age: str = "24h"
+    schedule: str = ""
+    delete_untagged: bool = True
+    keep_referrers: bool = True
+    batch_size: int = 1000
+
+    @property
+    def grace_seconds(self) -> int:
+        return parse_duration(self.grace_period)
+
+    @property
+    def upload_max_age_seconds(self) -> int:
+        return parse_duration(self.upload_max_age)
+
+    @property
+    def schedule_seconds(self) -> int:
+        """0 when no in-process schedule is configured."""
+        return parse_duration(self.schedule) if self.schedule.strip() else 0
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """One ``[[retention]]`` entry; the first entry whose glob matches a repository applies."""
+
+    repository: str
+    keep_last: int | None = None
+    keep_tags: str = ""
+    expire_after: str = ""
+    protect: str = ""
+    immutable_tags: str = ""
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     bind: str = ""
 
@@ -83,6 +123,8 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    gc: GcConfig = field(default_factory=GcConfig)
+    retention: tuple[RetentionRule, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
@@ -124,6 +166,41 @@ def _section_schema(dc: type, **extra: mf.Field) -> type[Schema]:
 
     attrs["make"] = post_load(make)
     return Schema.from_dict(attrs, name=f"{dc.__name__}Schema")  # type: ignore[return-value]
+
+
+def _valid_duration(value: str) -> None:
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _valid_optional_duration(value: str) -> None:
+    """A duration, or empty for "not set" (expire_after) / "off" (schedule)."""
+    if value.strip():
+        _valid_duration(value)
+        if parse_duration(value) <= 0:
+            raise ValidationError("must be a positive duration, or empty")
+
+
+def _valid_regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"invalid regular expression: {exc}") from None
+
+
+class RetentionRuleSchema(Schema):
+    repository = mf.String(required=True, validate=validate.Length(min=1))
+    keep_last = mf.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    keep_tags = mf.String(load_default="", validate=_valid_regex)
+    expire_after = mf.String(load_default="", validate=_valid_optional_duration)
+    protect = mf.String(load_default="", validate=_valid_regex)
+    immutable_tags = mf.String(load_default="", validate=_valid_regex)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RetentionRule:
+        return RetentionRule(**data)
 
 
 def _ip_network(value: str) -> None:
@@ -191,6 +268,16 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
             format=mf.String(load_default="text", validate=validate.OneOf(["text", "json"])),
         ),
     ),
+    "gc": (
+        GcConfig,
+        _section_schema(
+            GcConfig,
+            grace_period=mf.String(load_default="1h", validate=_valid_duration),
+            upload_max_age=mf.String(load_default="24h", validate=_valid_duration),
+            schedule=mf.String(load_default="", validate=_valid_optional_duration),
+            batch_size=mf.Integer(load_default=1000, validate=validate.Range(min=1, max=1000)),
+        ),
+    ),
     "metrics": (
         MetricsConfig,
         _section_schema(
@@ -255,6 +342,9 @@ def load_config(
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    retention = raw.pop("retention", [])
+    if not isinstance(retention, list):
+        raise ConfigError("retention: expected [[retention]] tables")
     for layer in (_env_overrides(env), overrides or {}):
         for section, values in layer.items():
             raw.setdefault(section, {})
@@ -273,7 +363,11 @@ def load_config(
             loaded[section] = schema().load(values)
         except ValidationError as exc:
             raise ConfigError(_first_error(exc.messages, section)) from None
-    config = Config(**loaded)
+    try:
+        rules = RetentionRuleSchema(many=True).load(retention)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc.messages, "retention")) from None
+    config = Config(**loaded, retention=tuple(rules))
     if config.storage.driver == "s3" and not config.storage.bucket:
         raise ConfigError("storage.bucket: required when storage.driver is \"s3\"")
     return config

@@ -7,7 +7,9 @@ from __future__ import annotations
 import click
 
 from .check import check
+from .gc import gc
 from .migrate import migrate
+from .promote import promote
 from .serve import serve
 
 
@@ -20,3 +22,5 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(migrate)
 cli.add_command(check)
+cli.add_command(gc)
+cli.add_command(promote)

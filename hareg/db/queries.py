@@ -14,20 +14,28 @@ def repository_id(cur: cursor, name: str) -> int | None:
 
 
 def ensure_repository(cur: cursor, name: str) -> int:
-    """Return the repository's id, creating the row if needed, without locking it."""
-    repo_id = repository_id(cur, name)
-    if repo_id is not None:
-        return repo_id
-    cur.execute(
-        "INSERT INTO repositories (name) VALUES (%s) ON CONFLICT (name) DO NOTHING RETURNING id",
-        (name,),
-    )
-    row = cur.fetchone()
-    if row:
-        return row[0]
-    repo_id = repository_id(cur, name)  # a concurrent transaction created it
-    assert repo_id is not None
-    return repo_id
+    """Return the repository's id, creating the row if needed.
+
+    An existing row is locked FOR KEY SHARE until the transaction ends: garbage collection
+    deletes an empty repository only under FOR UPDATE, so it either skips this one or has
+    deleted it before we look (we then create it anew) - never between our SELECT and the
+    INSERT of a row that references it.
+    """
+    for _ in range(5):
+        cur.execute("SELECT id FROM repositories WHERE name = %s FOR KEY SHARE", (name,))
+        row = cur.fetchone()
+        if row is not None:
+            return row[0]
+        cur.execute(
+            "INSERT INTO repositories (name) VALUES (%s) ON CONFLICT (name) DO NOTHING"
+            " RETURNING id",
+            (name,),
+        )
+        row = cur.fetchone()
+        if row is not None:
+            return row[0]
+        # A concurrent transaction created it (and a sweep may even have deleted it again).
+    raise RuntimeError(f"could not create or find repository {name!r}")
 
 
 def blob_exists(cur: cursor, digest: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import RegistryConfig
+from ..config import RegistryConfig, RetentionRule
 from ..db.pool import Database
 from ..storage.base import StorageDriver
 
@@ -17,3 +17,4 @@ class Registry:
     storage: StorageDriver
     settings: RegistryConfig
     part_size: int = 8 * 1024 * 1024
+    retention: tuple[RetentionRule, ...] = ()  # [[retention]]: immutable tags, GC policies

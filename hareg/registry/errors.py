@@ -98,3 +98,13 @@ class Unsupported(RegistryError):
 class Unavailable(RegistryError):
     """A dependency (database, storage) failed: retryable by the client."""
     code, status, message = "UNAVAILABLE", 503, "service temporarily unavailable"
+
+
+class Denied(RegistryError):
+    """The request is understood but refused by policy (e.g. moving an immutable tag)."""
+    code, status, message = "DENIED", 403, "requested access to the resource is denied"
+
+
+class RequestInvalid(RegistryError):
+    """A malformed admin API request body (the spec has no closer code than UNSUPPORTED)."""
+    code, status, message = "UNSUPPORTED", 400, "invalid request"

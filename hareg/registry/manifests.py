@@ -18,9 +18,11 @@ import psycopg2
 from psycopg2.extensions import cursor
 
 from ..db import locks, queries
+from ..gc.policy import is_immutable
 from ..storage import layout
 from .context import Registry
 from .errors import (
+    Denied,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestReferenced,
@@ -73,11 +75,14 @@ def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
             tags.append(tag)
     parsed = parse_manifest(payload, content_type)
 
-    reg.storage.put_bytes(layout.blob_data(digest), payload)
-    reg.storage.put_bytes(layout.revision_link(repository, digest), layout.link_content(digest))
     with reg.db.transaction() as cur:
         repo_id = queries.ensure_repository(cur, repository)
         locks.xact_lock_shared(cur, locks.BLOB, digest)
+        # Written under the shared digest lock: a sweep deleting this digest's object and row
+        # either finished before (the object is written again here) or waits for our commit.
+        reg.storage.put_bytes(layout.blob_data(digest), payload)
+        reg.storage.put_bytes(layout.revision_link(repository, digest),
+                              layout.link_content(digest))
         queries.insert_blob(cur, digest, len(payload))
         manifest_id = record_manifest(cur, repo_id, digest, payload, parsed,
                                       sparse=reg.settings.sparse_indexes)
@@ -174,6 +179,13 @@ def _move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: st
               manifest_id: int, digest: str) -> None:
     """Point a tag at a manifest: storage links and row change under one per-tag lock."""
     locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
+    if is_immutable(reg.retention, repository, tag):
+        cur.execute("SELECT manifest_id FROM tags WHERE repository_id = %s AND name = %s",
+                    (repo_id, tag))
+        row = cur.fetchone()
+        if row is not None and row[0] != manifest_id:
+            raise Denied(f"tag {tag!r} is immutable in {repository!r}: it cannot be moved",
+                         detail={"repository": repository, "tag": tag})
     reg.storage.put_bytes(layout.tag_index_link(repository, tag, digest),
                           layout.link_content(digest))
     reg.storage.put_bytes(layout.tag_current_link(repository, tag), layout.link_content(digest))
@@ -183,6 +195,12 @@ def _move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: st
         " DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()",
         (repo_id, tag, manifest_id),
     )
+
+
+def move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str,
+             manifest_id: int, digest: str) -> None:
+    """Public for promotion (hareg.gc.promotion): the same per-tag lock and immutability."""
+    _move_tag(reg, cur, repo_id, repository, tag, manifest_id, digest)
 
 
 def get_manifest(reg: Registry, repository: str, reference: str,

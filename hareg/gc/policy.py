@@ -1,0 +1,102 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""Retention policies and immutable tags: pure functions over config rules and tag lists.
+
+The first ``[[retention]]`` entry whose ``repository`` glob matches a repository name applies
+to it (``*`` also matches ``/``). Tag patterns are regular expressions that must match the
+WHOLE tag (``v.*`` matches ``v1.2``; ``v`` does not).
+
+For the repository's tags, newest push first (``tags.updated_at``), a tag is kept when it:
+
+1. matches ``protect``, or was promoted from here and still points at the promoted manifest;
+2. matches ``keep_tags``;
+3. is among the ``keep_last`` most recently pushed tags of the repository;
+
+otherwise it is deleted when it is older than ``expire_after`` or, without ``expire_after``,
+when ``keep_last`` is set. A rule with neither ``keep_last`` nor ``expire_after`` deletes
+nothing (it may still declare ``immutable_tags``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..config import RetentionRule
+from ..durations import parse_duration
+
+
+@dataclass(frozen=True)
+class TagState:
+    """A tag as retention sees it."""
+
+    name: str
+    manifest_id: int
+    digest: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    tag: TagState
+    reason: str
+
+
+def rule_for(rules: Iterable[RetentionRule], repository: str) -> RetentionRule | None:
+    """The first rule whose glob matches ``repository``."""
+    for rule in rules:
+        if fnmatch.fnmatchcase(repository, rule.repository):
+            return rule
+    return None
+
+
+def _matches(pattern: str, tag: str) -> bool:
+    return bool(pattern) and re.fullmatch(pattern, tag) is not None
+
+
+def is_immutable(rules: Sequence[RetentionRule], repository: str, tag: str) -> bool:
+    """Whether pushes may not move ``repository:tag`` to another manifest."""
+    rule = rule_for(rules, repository)
+    return rule is not None and _matches(rule.immutable_tags, tag)
+
+
+def has_immutable_tags(rules: Sequence[RetentionRule], repository: str) -> bool:
+    rule = rule_for(rules, repository)
+    return rule is not None and bool(rule.immutable_tags)
+
+
+def expired_tags(rule: RetentionRule, tags: Sequence[TagState], now: datetime,
+                 promoted: Collection[tuple[str, str]] = ()) -> list[Verdict]:
+    """The tags ``rule`` deletes from one repository. ``promoted`` holds (tag, digest) pairs
+    of active promotions whose source is this repository."""
+    if rule.keep_last is None and not rule.expire_after:
+        return []
+    max_age = timedelta(seconds=parse_duration(rule.expire_after)) if rule.expire_after else None
+    newest_first = sorted(tags, key=lambda t: (t.updated_at, t.name), reverse=True)
+    recent = set()
+    if rule.keep_last is not None:
+        recent = {t.name for t in newest_first[: rule.keep_last]}
+    out = []
+    for tag in newest_first:
+        if (_matches(rule.protect, tag.name) or (tag.name, tag.digest) in promoted
+                or _matches(rule.keep_tags, tag.name) or tag.name in recent):
+            continue
+        if max_age is not None:
+            if now - tag.updated_at > max_age:
+                out.append(Verdict(tag, f"older than {rule.expire_after}"))
+        else:
+            out.append(Verdict(tag, f"beyond keep_last={rule.keep_last}"))
+    return out
+
+
+def still_expired(rule: RetentionRule | None, tag: TagState, now: datetime) -> bool:
+    """Re-check of one tag under its lock: the parts of the verdict that depend on the tag
+    alone (its name and age). ``keep_last`` was judged on the plan's snapshot."""
+    if rule is None or _matches(rule.protect, tag.name) or _matches(rule.keep_tags, tag.name):
+        return False
+    if rule.expire_after:
+        return now - tag.updated_at > timedelta(seconds=parse_duration(rule.expire_after))
+    return rule.keep_last is not None

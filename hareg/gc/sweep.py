@@ -1,0 +1,354 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""The delete phases of a sweep. Every deletion follows the same protocol (docs/gc.rst):
+
+1. take the EXCLUSIVE advisory lock of each item of a small batch without waiting
+   (``pg_try_advisory_lock``; items a push holds right now are left for the next sweep);
+2. in a NEW statement (READ COMMITTED: a new snapshot, taken after the locks), re-check
+   against the live tables that the item is still garbage; lock rows with SKIP LOCKED so a
+   sweep never queues behind a push;
+3. delete the rows and COMMIT;
+4. delete the objects (one ``delete_many`` call per batch: DeleteObjects on S3);
+5. release the advisory locks.
+
+Because the advisory lock is held from before the re-check until after the objects are gone,
+a writer of the same digest or tag runs entirely before (the re-check sees its rows and the
+item is skipped) or entirely after (it finds no row and writes object and row anew). A crash
+between 3 and 4 leaves objects without rows, which the orphan pass removes; never a row
+without its object.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import psycopg2
+import psycopg2.errors
+
+from ..config import GcConfig, RetentionRule
+from ..db import locks as db_locks
+from ..registry.context import Registry
+from ..storage import layout
+from ..storage.base import StorageError
+from . import policy
+from .connection import GcConnection
+from .locks import LockStats, locked
+from .plan import (
+    ACTIVE_PROMOTION,
+    BlobItem,
+    LinkItem,
+    ManifestItem,
+    RepositoryItem,
+    TagItem,
+    UploadItem,
+)
+from .progress import Progress
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Errors after which a batch is retried item by item (and a single item is skipped).
+CONTENTION = (
+    psycopg2.errors.ForeignKeyViolation,
+    psycopg2.errors.LockNotAvailable,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.SerializationFailure,
+)
+#: Index -> child -> referrer chains need a pass per level; real chains are short.
+MAX_MANIFEST_PASSES = 8
+
+
+@dataclass
+class Counts:
+    tags: int = 0
+    manifests: int = 0
+    links: int = 0
+    blobs: int = 0
+    uploads: int = 0
+    repositories: int = 0
+    orphans: int = 0
+    bytes_freed: int = 0
+    skipped: int = 0
+    storage_errors: int = 0
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _pairs(rows: Iterable[tuple[int, str]]) -> tuple[list[int], list[str]]:
+    rows = list(rows)
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+class Sweeper:
+    """Runs the delete phases for a plan on the sweep's own connection."""
+
+    def __init__(self, reg: Registry, conn: GcConnection, gc: GcConfig,
+                 rules: Sequence[RetentionRule], progress: Progress, stats: LockStats,
+                 counts: Counts) -> None:
+        self.reg = reg
+        self.conn = conn
+        self.grace = gc.grace_seconds
+        self.max_age = gc.upload_max_age_seconds
+        self.keep_referrers = gc.keep_referrers
+        self.batch = gc.batch_size
+        self.rules = rules
+        self.progress = progress
+        self.stats = stats
+        self.counts = counts
+
+    # ------------------------------------------------------------------ helpers
+
+    def _each(self, batch: list[T], work: Callable[[list[T]], list[T]]) -> list[T]:
+        """Run ``work`` on a batch; on contention retry one by one. Returns items left."""
+        try:
+            return work(batch)
+        except CONTENTION as exc:
+            if len(batch) == 1:
+                log.info("gc: skipped %r: %s", batch[0], type(exc).__name__)
+                return batch
+            left: list[T] = []
+            for item in batch:
+                left.extend(self._each([item], work))
+            return left
+
+    def _delete_objects(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        try:
+            self.reg.storage.delete_many(keys)
+        except StorageError as exc:  # rows are gone: the objects are orphans for --orphans
+            self.counts.storage_errors += 1
+            log.warning("gc: could not delete %d objects (left as orphans): %s", len(keys), exc)
+
+    def _run(self, name: str, items: Sequence[T], size: int,
+             work: Callable[[list[T]], list[T]]) -> list[T]:
+        self.progress.phase(name, len(items))
+        left: list[T] = []
+        for batch in chunks(items, size):
+            left.extend(self._each(batch, work))
+            self.progress.advance(len(batch))
+        return left
+
+    # --------------------------------------------------------------------- tags
+
+    def tags(self, items: Sequence[TagItem]) -> None:
+        left = self._run("tags", items, min(self.batch, 100), self._tag_batch)
+        self.counts.skipped += len(left)
+
+    def _tag_batch(self, batch: list[TagItem]) -> list[TagItem]:
+        storage = self.reg.storage
+        # Listed before locking: a tag move in between changes updated_at and is caught below.
+        keys = {(t.repository, t.tag): [o.key for o in storage.list(
+            layout.tag_dir(t.repository, t.tag))] for t in batch}
+        by_name = {f"{t.repository}:{t.tag}": t for t in batch}
+        done: list[TagItem] = []
+        with self.conn.cursor() as cur, locked(cur, db_locks.TAG, by_name, self.stats) as held:
+            todo = [t for n, t in by_name.items() if n in held]
+            if not todo:
+                return batch
+            with self.conn.transaction() as tx:
+                rids, names = _pairs((t.repository_id, t.tag) for t in todo)
+                tx.execute(
+                    "SELECT now(), t.repository_id, t.name, t.manifest_id, t.updated_at"
+                    " FROM tags t JOIN unnest(%s::bigint[], %s::text[]) AS k(rid, name)"
+                    " ON t.repository_id = k.rid AND t.name = k.name", (rids, names))
+                rows = tx.fetchall()
+                live = {(r[1], r[2]): (r[3], r[4]) for r in rows}
+                now = rows[0][0] if rows else None
+                tx.execute(f"SELECT p.source_repository, p.source_tag, p.digest FROM promotions p"
+                           f" WHERE p.source_repository = ANY(%s) AND {ACTIVE_PROMOTION}",
+                           (sorted({t.repository for t in todo}),))
+                promoted = {tuple(r) for r in tx.fetchall()}
+                for t in todo:
+                    state = policy.TagState(t.tag, t.manifest_id, t.digest, t.updated_at)
+                    if (live.get((t.repository_id, t.tag)) == (t.manifest_id, t.updated_at)
+                            and (t.repository, t.tag, t.digest) not in promoted
+                            and policy.still_expired(policy.rule_for(self.rules, t.repository),
+                                                     state, now)):
+                        done.append(t)
+                if done:
+                    rids, names = _pairs((t.repository_id, t.tag) for t in done)
+                    tx.execute(
+                        "DELETE FROM tags t USING unnest(%s::bigint[], %s::text[]) AS k(rid, name)"
+                        " WHERE t.repository_id = k.rid AND t.name = k.name", (rids, names))
+            self._delete_objects([k for t in done for k in keys[(t.repository, t.tag)]])
+        self.counts.tags += len(done)
+        return [t for t in batch if t not in done]
+
+    # ---------------------------------------------------------------- manifests
+
+    def manifests(self, items: Sequence[ManifestItem]) -> None:
+        pending = list(items)
+        self.progress.phase("manifests", len(pending))
+        for _ in range(MAX_MANIFEST_PASSES):
+            left: list[ManifestItem] = []
+            for batch in chunks(pending, self.batch):
+                remaining = self._each(batch, self._manifest_batch)
+                left.extend(remaining)
+                self.progress.advance(len(batch) - len(remaining))
+            if not left or len(left) == len(pending):
+                pending = left
+                break
+            pending = left  # referrers and children whose subject/parent just went
+        self.counts.skipped += len(pending)
+
+    def _manifest_batch(self, batch: list[ManifestItem]) -> list[ManifestItem]:
+        deleted: list[ManifestItem] = []
+        with self.conn.cursor() as cur, \
+                locked(cur, db_locks.BLOB, (m.digest for m in batch), self.stats) as held:
+            ids = [m.id for m in batch if m.digest in held]
+            if not ids:
+                return batch
+            with self.conn.transaction() as tx:
+                tx.execute("SELECT id FROM manifests WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED",
+                           (ids,))
+                rows_locked = [r[0] for r in tx.fetchall()]
+                # A new statement, hence a new snapshot: what committed before our locks shows.
+                tx.execute(
+                    "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id"
+                    " WHERE m.id = ANY(%(ids)s)"
+                    " AND m.created_at < now() - %(grace)s * interval '1 second'"
+                    " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
+                    " AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.child_id = m.id)"
+                    " AND NOT (%(referrers)s AND m.subject IS NOT NULL AND EXISTS ("
+                    "   SELECT 1 FROM manifests s"
+                    "   WHERE s.repository_id = m.repository_id AND s.digest = m.subject))"
+                    " AND NOT EXISTS (SELECT 1 FROM promotions p"
+                    f"  WHERE p.source_repository = r.name AND p.digest = m.digest"
+                    f"  AND {ACTIVE_PROMOTION})",
+                    {"ids": rows_locked, "grace": self.grace, "referrers": self.keep_referrers})
+                confirmed = {r[0] for r in tx.fetchall()}
+                if confirmed:
+                    tx.execute("DELETE FROM manifests WHERE id = ANY(%s)", (sorted(confirmed),))
+                deleted = [m for m in batch if m.id in confirmed]
+            self._delete_objects([layout.revision_link(m.repository, m.digest) for m in deleted])
+        self.counts.manifests += len(deleted)
+        return [m for m in batch if m.id not in confirmed]
+
+    # -------------------------------------------------------------------- links
+
+    def links(self, items: Sequence[LinkItem]) -> None:
+        self.counts.skipped += len(self._run("links", items, self.batch, self._link_batch))
+
+    def _link_batch(self, batch: list[LinkItem]) -> list[LinkItem]:
+        done: list[LinkItem] = []
+        with self.conn.cursor() as cur, \
+                locked(cur, db_locks.BLOB, (x.digest for x in batch), self.stats) as held:
+            todo = [x for x in batch if x.digest in held]
+            if not todo:
+                return batch
+            with self.conn.transaction() as tx:
+                rids, digests = _pairs((x.repository_id, x.digest) for x in todo)
+                tx.execute(
+                    "SELECT rb.repository_id, rb.digest FROM repository_blobs rb"
+                    " JOIN unnest(%s::bigint[], %s::text[]) AS k(rid, digest)"
+                    " ON rb.repository_id = k.rid AND rb.digest = k.digest"
+                    " WHERE rb.created_at < now() - %s * interval '1 second'"
+                    " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb"
+                    "   JOIN manifests m ON m.id = mb.manifest_id"
+                    "   WHERE m.repository_id = rb.repository_id AND mb.digest = rb.digest)",
+                    (rids, digests, self.grace))
+                confirmed = set(tx.fetchall())
+                done = [x for x in todo if (x.repository_id, x.digest) in confirmed]
+                if done:
+                    rids, digests = _pairs((x.repository_id, x.digest) for x in done)
+                    tx.execute(
+                        "DELETE FROM repository_blobs rb"
+                        " USING unnest(%s::bigint[], %s::text[]) AS k(rid, digest)"
+                        " WHERE rb.repository_id = k.rid AND rb.digest = k.digest",
+                        (rids, digests))
+            self._delete_objects([layout.layer_link(x.repository, x.digest) for x in done])
+        self.counts.links += len(done)
+        return [x for x in batch if x not in done]
+
+    # -------------------------------------------------------------------- blobs
+
+    def blobs(self, items: Sequence[BlobItem]) -> None:
+        self.counts.skipped += len(self._run("blobs", items, self.batch, self._blob_batch))
+
+    def _blob_batch(self, batch: list[BlobItem]) -> list[BlobItem]:
+        done: dict[str, int] = {}
+        with self.conn.cursor() as cur, \
+                locked(cur, db_locks.BLOB, (b.digest for b in batch), self.stats) as held:
+            if not held:
+                return batch
+            with self.conn.transaction() as tx:
+                tx.execute(
+                    "SELECT b.digest, b.size FROM blobs b WHERE b.digest = ANY(%s)"
+                    " AND b.created_at < now() - %s * interval '1 second'"
+                    " AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)"
+                    " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = b.digest)"
+                    " AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)",
+                    (sorted(held), self.grace))
+                done = dict(tx.fetchall())
+                if done:
+                    tx.execute("DELETE FROM blobs WHERE digest = ANY(%s)", (sorted(done),))
+            self._delete_objects([layout.blob_data(d) for d in sorted(done)])
+        self.counts.blobs += len(done)
+        self.counts.bytes_freed += sum(done.values())
+        return [b for b in batch if b.digest not in done]
+
+    # ------------------------------------------------------------------ uploads
+
+    def uploads(self, items: Sequence[UploadItem]) -> None:
+        self.counts.skipped += len(self._run("uploads", items, min(self.batch, 100),
+                                             self._upload_batch))
+
+    def _upload_batch(self, batch: list[UploadItem]) -> list[UploadItem]:
+        with self.conn.transaction() as tx:
+            # The row lock of a PATCH in progress makes SKIP LOCKED pass over its upload.
+            tx.execute(
+                "SELECT id::text FROM uploads WHERE id = ANY(%s::uuid[])"
+                " AND updated_at < now() - %s * interval '1 second' FOR UPDATE SKIP LOCKED",
+                ([u.id for u in batch], self.max_age))
+            confirmed = {r[0] for r in tx.fetchall()}
+            if confirmed:
+                tx.execute("DELETE FROM uploads WHERE id = ANY(%s::uuid[])", (sorted(confirmed),))
+        done = [u for u in batch if u.id in confirmed]
+        # The rows are gone, and nobody else knows these upload ids: no lock needed.
+        for u in done:
+            key = layout.upload_data(u.repository, u.id)
+            if u.storage_upload_id:
+                try:
+                    self.reg.storage.multipart_abort(key, u.storage_upload_id)
+                except StorageError as exc:
+                    self.counts.storage_errors += 1
+                    log.warning("gc: could not abort the multipart upload of %s: %s", u.id, exc)
+        self._delete_objects([layout.upload_data(u.repository, u.id) for u in done])
+        self.counts.uploads += len(done)
+        return [u for u in batch if u.id not in confirmed]
+
+    # ------------------------------------------------------------- repositories
+
+    def repositories(self, items: Sequence[RepositoryItem]) -> None:
+        self.counts.skipped += len(self._run("repositories", items, min(self.batch, 100),
+                                             self._repository_batch))
+
+    def _repository_batch(self, batch: list[RepositoryItem]) -> list[RepositoryItem]:
+        with self.conn.transaction() as tx:
+            # FOR UPDATE conflicts with the FOR KEY SHARE of writers (ensure_repository and
+            # foreign key checks): a repository a push is using right now is skipped.
+            tx.execute(
+                "SELECT id FROM repositories WHERE id = ANY(%s)"
+                " AND created_at < now() - %s * interval '1 second' FOR UPDATE SKIP LOCKED",
+                ([r.id for r in batch], self.grace))
+            rows_locked = [r[0] for r in tx.fetchall()]
+            tx.execute(
+                "SELECT r.id FROM repositories r WHERE r.id = ANY(%s)"
+                " AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
+                " AND NOT EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id)"
+                " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = r.id)"
+                " AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.repository = r.name)",
+                (rows_locked,))
+            confirmed = {r[0] for r in tx.fetchall()}
+            if confirmed:
+                tx.execute("DELETE FROM repositories WHERE id = ANY(%s)", (sorted(confirmed),))
+        self.counts.repositories += len(confirmed)
+        return [r for r in batch if r.id not in confirmed]

@@ -1,0 +1,169 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""hareg gc."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from hareg.config import Config
+
+from .options import config_options, fail, prepared
+
+#: Exit status when another sweep holds the lock (EX_TEMPFAIL); systemd units may treat it as
+#: success with SuccessExitStatus=75.
+EXIT_BUSY = 75
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+class TqdmProgress:
+    """A tqdm bar per phase on stderr."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def phase(self, name: str, total: int | None) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(total=total, desc=f"gc {name}", unit=" items", file=sys.stderr,
+                        leave=False, dynamic_ncols=True)
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _print_plan(result: Any) -> None:
+    plan = result.plan
+    echo = click.echo
+    echo(f"retention would delete {len(plan.tags)} tag(s):")
+    for t in plan.tags:
+        echo(f"  {t.repository}:{t.tag} -> {t.digest} ({t.reason})")
+    echo(f"the sweep would delete {len(plan.manifests)} manifest(s):")
+    for m in plan.manifests:
+        echo(f"  {m.repository}@{m.digest}  {human_bytes(m.size)}")
+    echo(f"the sweep would delete {len(plan.links)} repository link(s):")
+    for x in plan.links:
+        echo(f"  {x.repository}  {x.digest}  {human_bytes(x.size)}")
+    echo(f"the sweep would delete {len(plan.blobs)} blob(s), {human_bytes(plan.bytes)}:")
+    for b in plan.blobs:
+        echo(f"  {b.digest}  {human_bytes(b.size)}")
+    echo(f"the sweep would abort {len(plan.uploads)} abandoned upload(s):")
+    for u in plan.uploads:
+        echo(f"  {u.repository}  {u.id}  {human_bytes(u.size)}")
+    echo(f"the sweep would delete {len(plan.repositories)} empty repositor(y/ies):")
+    for r in plan.repositories:
+        echo(f"  {r.name}")
+    if result.summary.orphans_pass:
+        orphans = result.orphans
+        echo(f"--orphans would delete {len(orphans)} object(s) no row knows,"
+             f" {human_bytes(sum(o.size for o in orphans))}:")
+        for o in orphans:
+            echo(f"  {o.key}  {human_bytes(o.size)}")
+
+
+def _print_summary(summary: Any) -> None:
+    c = summary.counts
+    verb = "would delete" if summary.dry_run else "deleted"
+    click.echo(
+        f"gc run {summary.run_id} {summary.status}: {verb} {c.tags} tags, {c.manifests} manifests,"
+        f" {c.links} links, {c.blobs} blobs, {c.uploads} uploads, {c.repositories} repositories,"
+        f" {c.orphans} orphans; {human_bytes(c.bytes_freed)} "
+        f"{'to free' if summary.dry_run else 'freed'} in {summary.duration_s:.1f} s")
+    if not summary.dry_run:
+        click.echo(f"  {c.skipped} skipped (in use or changed meanwhile: next sweep);"
+                   f" longest lock hold {summary.max_lock_hold_ms:.1f} ms"
+                   f" over {summary.lock_batches} batches")
+        if c.storage_errors:
+            click.echo(f"  {c.storage_errors} storage deletes failed: objects left as orphans"
+                       " (run with --orphans later)")
+
+
+def _print_history(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("no garbage collection has run yet")
+        return
+    click.echo(f"{'id':>6}  {'started (UTC)':19}  {'took':>7}  {'status':8} {'trigger':9}"
+               f" {'tags':>6} {'manif.':>7} {'links':>7} {'blobs':>7} {'uploads':>7}"
+               f" {'orphans':>7} {'freed':>10}  host")
+    for r in rows:
+        took = ""
+        if r["finished_at"] is not None:
+            took = f"{(r['finished_at'] - r['started_at']).total_seconds():.1f}s"
+        status = r["status"] + ("*" if r["dry_run"] else "")
+        started = r["started_at"].astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{r['id']:>6}  {started:19}  {took:>7}  {status:8} {r['trigger']:9}"
+                   f" {r['tags_deleted']:>6} {r['manifests_deleted']:>7}"
+                   f" {r['links_deleted']:>7} {r['blobs_deleted']:>7}"
+                   f" {r['uploads_deleted']:>7} {r['orphans_deleted']:>7}"
+                   f" {human_bytes(r['bytes_freed']):>10}  {r['host']}")
+        if r["error"]:
+            click.echo(f"        error: {r['error']}")
+    if any(r["dry_run"] for r in rows):
+        click.echo("(* dry run: counts are what it would have deleted)")
+
+
+@click.command("gc")
+@click.option("--dry-run", is_flag=True,
+              help="Print what retention and the sweep would delete, with sizes; delete nothing.")
+@click.option("--orphans", is_flag=True,
+              help="Also list the bucket and delete objects that no row knows, once older than"
+                   " the grace period (left by crashes).")
+@click.option("--history", "show_history", is_flag=True, help="List recent runs, newest first.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs --history lists.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+@config_options
+def gc(config: Config, dry_run: bool, orphans: bool, show_history: bool, limit: int,
+       progress: bool | None) -> None:
+    """Collect garbage online: retention policies, then untagged manifests, unused links and
+    blobs, abandoned uploads and empty repositories (docs/gc.rst).
+
+    Safe while every instance serves pushes and pulls. One sweep runs at a time in the whole
+    cluster; a second one exits at once with status 75.
+    """
+    from hareg.app import build_registry
+    from hareg.gc import runs
+    from hareg.gc.collect import GcBusy, collect_garbage
+    from hareg.logs import setup_logging
+
+    setup_logging(config.log)
+    config = prepared(config)
+    reg = build_registry(config)
+    try:
+        if show_history:
+            with reg.db.read() as cur:
+                _print_history(runs.history(cur, limit))
+            return
+        show = sys.stderr.isatty() if progress is None else progress
+        try:
+            result = collect_garbage(reg, config.gc, config.retention, dry_run=dry_run,
+                                     orphans=orphans, progress=TqdmProgress() if show else None)
+        except GcBusy as exc:
+            click.echo(f"hareg: {exc}", err=True)
+            sys.exit(EXIT_BUSY)
+        except Exception as exc:  # recorded in gc_runs; one line for the operator
+            fail(f"gc failed: {type(exc).__name__}: {exc}")
+        assert result.summary is not None
+        if dry_run:
+            _print_plan(result)
+        _print_summary(result.summary)
+    finally:
+        reg.db.close()
