@@ -9,6 +9,7 @@ import dataclasses
 from flask import Flask, Response, request
 
 from .api import admin, base, blobs, errors, listing, manifests, uploads
+from .auth.web import install_auth
 from .config import Config
 from .db.pool import Database
 from .metered_storage import MeteredStorage
@@ -51,6 +52,7 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
                listing.catalog_bp, listing.referrers_bp, admin.bp):
         app.register_blueprint(bp)
     errors.register_error_handlers(app)
+    install_auth(app, config.auth)  # first hook: authorize from the route, before any DB
 
     @app.before_request
     def check_request() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, post_load, validate
 from marshmallow import fields as mf
 
+from .auth.settings import AuthConfig, AuthConfigSchema
 from .durations import parse_duration
 
 ENV_PREFIX = "HAREG_"
@@ -126,6 +127,7 @@ class Config:
     gc: GcConfig = field(default_factory=GcConfig)
     retention: tuple[RetentionRule, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -287,6 +289,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
                                                     error="expected HOST:PORT, or empty")),
         ),
     ),
+    "auth": (AuthConfig, AuthConfigSchema),
 }
 
 

@@ -11,6 +11,8 @@ from .gc import gc
 from .migrate import migrate
 from .promote import promote
 from .serve import serve
+from .tokens import token
+from .user import user
 
 
 @click.group()
@@ -24,3 +26,5 @@ cli.add_command(migrate)
 cli.add_command(check)
 cli.add_command(gc)
 cli.add_command(promote)
+cli.add_command(user)
+cli.add_command(token)

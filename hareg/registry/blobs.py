@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..db import locks, queries
 from ..storage import layout
 from ..storage.base import NotFound
+from . import visibility
 from .context import Registry
 from .errors import BlobUnknown, Unsupported
 from .names import parse_digest
@@ -70,6 +71,9 @@ def mount_blob(reg: Registry, repository: str, digest: str, source: str | None) 
     (the caller then starts a normal upload). With ``source`` None, any repository that links
     the blob will do (the spec's automatic content discovery)."""
     digest = str(parse_digest(digest))
+    visible = visibility.current()  # mount only from repositories the caller may pull
+    if visible.regexes == () or (source is not None and not visible.allows(source)):
+        return False
     with reg.db.transaction() as cur:
         locks.xact_lock_shared(cur, locks.BLOB, digest)
         sql = ("SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id"
@@ -78,6 +82,9 @@ def mount_blob(reg: Registry, repository: str, digest: str, source: str | None) 
         if source is not None:
             sql += " AND r.name = %s"
             args = (digest, source)
+        elif not visible.everything:
+            sql += " AND r.name ~ ANY(%s)"
+            args = (digest, list(visible.regexes))
         cur.execute(sql + " LIMIT 1 FOR SHARE OF rb", args)
         if cur.fetchone() is None:
             return False

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import visibility
 from .context import Registry
 from .errors import NameUnknown, PaginationInvalid
 from .names import parse_digest
@@ -56,16 +57,19 @@ def list_tags(reg: Registry, repository: str, n: int | None, last: str | None) -
 
 
 def list_repositories(reg: Registry, n: int | None, last: str | None) -> Page:
-    if n == 0:
+    visible = visibility.current()  # only the repositories the caller may pull
+    if n == 0 or visible.regexes == ():
         return Page([], more=False)
     limit = MAX_PAGE if n is None else min(n, MAX_PAGE)
+    only, only_args = ("", []) if visible.everything else (" AND r.name ~ ANY(%s)",
+                                                           [list(visible.regexes)])
     with reg.db.read() as cur:
         cur.execute(
-            'SELECT r.name FROM repositories r WHERE r.name COLLATE "C" > %s'
+            'SELECT r.name FROM repositories r WHERE r.name COLLATE "C" > %s' + only +
             " AND (EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
             "      OR EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))"
             ' ORDER BY r.name COLLATE "C" LIMIT %s',
-            (last or "", limit + 1),
+            (last or "", *only_args, limit + 1),
         )
         return _page(cur.fetchall(), n)
 
