@@ -1,0 +1,134 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""hareg check: rows whose object is missing (exit 1), objects no row knows (information)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from hareg.check import BLOB, LAYER, TAG, UPLOAD, check_storage, find_missing_objects
+from hareg.config import RegistryConfig
+from hareg.db.migrate import apply_migrations
+from hareg.db.pool import Database
+from hareg.registry import manifests, uploads
+from hareg.registry.context import Registry
+from hareg.storage import layout
+from hareg.storage.filesystem import FilesystemDriver
+from hareg_cli.main import cli
+from tests.fixtures.server import to_toml
+from tests.oci import digest_of, image_manifest, random_blob
+
+
+@pytest.fixture
+def reg(pg: Any, tmp_path: Path) -> Iterator[Registry]:
+    url = pg.fresh_database("hareg_check")
+    apply_migrations(url)
+    db = Database(url, size=4)
+    yield Registry(db=db, storage=FilesystemDriver(str(tmp_path / "storage")),
+                   settings=RegistryConfig())
+    db.close()
+
+
+def _push(reg: Registry, repo: str, tag: str) -> Any:
+    image = image_manifest()
+    for blob in image.blobs:
+        uploads.upload_whole(reg, repo, blob.digest, [blob.data], blob.size)
+    manifests.put_manifest(reg, repo, tag, image.data, image.media_type)
+    return image
+
+
+def test_consistent_registry_is_ok(reg: Registry) -> None:
+    _push(reg, "a/b", "v1")
+    _push(reg, "c", "latest")
+    report = check_storage(reg)
+    assert report.ok and not report.unknown
+    assert report.rows[BLOB] == 6 and report.rows[TAG] == 2
+    assert report.objects > 0
+
+
+def test_missing_objects_are_found_and_stray_ones_reported(reg: Registry) -> None:
+    image = _push(reg, "a/b", "v1")
+    layer = image.blobs[1]
+    reg.storage.delete(layout.blob_data(layer.digest))
+    reg.storage.delete(layout.tag_current_link("a/b", "v1"))
+    stray = random_blob(100)
+    reg.storage.put_bytes(layout.blob_data(stray.digest), stray.data)
+    reg.storage.put_bytes(layout.layer_link("a/b", stray.digest), layout.link_content(stray.digest))
+    reg.storage.put_bytes(layout.upload_data("a/b", "dead-session"), b"x")
+
+    report = check_storage(reg)
+    assert not report.ok
+    assert {(m.kind, m.row) for m in report.missing} == {
+        (BLOB, layer.digest), (TAG, "a/b:v1")}
+    assert report.unknown == {BLOB: 1, LAYER: 1, UPLOAD: 1}
+    assert find_missing_objects(reg) == report.missing
+
+
+def test_a_row_deleted_during_the_check_is_not_reported(reg: Registry, monkeypatch: Any) -> None:
+    """A sweep deleting row and object between the snapshot and the listing is no problem."""
+    image = _push(reg, "a/b", "v1")
+    digest = image.blobs[0].digest
+    original = reg.storage.list
+
+    def list_after_sweep(prefix: str) -> Iterator[Any]:
+        if prefix == layout.blobs_root():
+            reg.storage.delete(layout.blob_data(digest))
+            with reg.db.transaction() as cur:
+                cur.execute("DELETE FROM manifest_blobs WHERE digest = %s", (digest,))
+                cur.execute("DELETE FROM repository_blobs WHERE digest = %s", (digest,))
+                cur.execute("DELETE FROM blobs WHERE digest = %s", (digest,))
+        return original(prefix)
+
+    monkeypatch.setattr(reg.storage, "list", list_after_sweep)
+    assert check_storage(reg).missing == []
+
+
+def test_cli_exit_status(reg: Registry, tmp_path: Path) -> None:
+    _push(reg, "x", "1")
+    config = tmp_path / "hareg.toml"
+    config.write_text(to_toml({
+        "database": {"url": reg.db.url},
+        "storage": {"driver": "filesystem", "root": str(reg.storage.root)}}))
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["check", "--config", str(config), "--no-progress"])
+    assert ok.exit_code == 0, ok.output
+    assert "ok: every row's object exists" in ok.output
+    digest = next(iter(reg.storage.list(layout.blobs_root()))).key
+    reg.storage.delete(digest)
+    bad = runner.invoke(cli, ["check", "--config", str(config), "--no-progress"])
+    assert bad.exit_code == 1, bad.output
+    assert "MISSING: 1 row(s)" in bad.output
+
+
+@pytest.mark.ha
+@pytest.mark.timeout(300)
+def test_ten_thousand_blobs_well_under_a_minute(pg: Any, s3_server: Any) -> None:
+    url = pg.fresh_database("hareg_check10k")
+    apply_migrations(url)
+    driver = s3_server.make_driver()
+    digests = [digest_of(f"blob {i}".encode()) for i in range(10_000)]
+    started = time.monotonic()
+    client = s3_server.client
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda d: client.put_object(
+            Bucket=driver.bucket, Key=layout.blob_data(d), Body=b"x"), digests))
+    db = Database(url, size=2)
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO blobs (digest, size) SELECT unnest(%s::text[]), 1", (digests,))
+    print(f"\nsetup: 10,000 objects and rows in {time.monotonic() - started:.1f} s")
+    reg = Registry(db=db, storage=driver, settings=RegistryConfig())
+    client.delete_object(Bucket=driver.bucket, Key=layout.blob_data(digests[1234]))
+    started = time.monotonic()
+    report = check_storage(reg)
+    took = time.monotonic() - started
+    db.close()
+    print(f"hareg check: {report.rows[BLOB]} blobs, {report.objects} objects in {took:.1f} s")
+    assert [m.row for m in report.missing] == [digests[1234]]
+    assert took < 30
