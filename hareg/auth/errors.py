@@ -4,14 +4,11 @@
 
 from __future__ import annotations
 
-from ..registry.errors import RegistryError
+from ..registry.errors import Denied, RegistryError
+
+__all__ = ["Denied", "Unauthorized"]
 
 
 class Unauthorized(RegistryError):
     """Credentials missing or invalid: 401 with a WWW-Authenticate challenge."""
     code, status, message = "UNAUTHORIZED", 401, "authentication required"
-
-
-class Denied(RegistryError):
-    """Valid credentials without the action: 403."""
-    code, status, message = "DENIED", 403, "requested access to the resource is denied"
