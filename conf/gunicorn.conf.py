@@ -24,6 +24,7 @@ _DEFAULTS = {
     "server": {"bind": "127.0.0.1:5000", "workers": 0, "graceful_timeout": 30,
                "trusted_proxies": []},
     "log": {"level": "info"},
+    "metrics": {"bind": ""},
 }
 
 
@@ -49,13 +50,17 @@ def _hareg_config() -> dict[str, str]:
 _hareg = _hareg_config()
 
 # --- Sockets --------------------------------------------------------------------------------
-# Where nginx's upstream block points, e.g. "127.0.0.1:5001" (see conf/nginx.conf).
-bind = [_hareg["server.bind"]]
+# Where nginx's upstream block points, e.g. "127.0.0.1:5001" (see conf/nginx.conf), and
+# [metrics] bind if set: hareg then answers /metrics only there (docs/operations.rst).
+bind = [_hareg["server.bind"]] + ([_hareg["metrics.bind"]] if _hareg["metrics.bind"] else [])
 
 # --- Workers --------------------------------------------------------------------------------
 # gevent: each worker process serves many requests concurrently (one greenlet each), and
 # blob streams to and from S3 / PostgreSQL queries yield instead of blocking the process.
-worker_class = "gevent"
+# hareg's subclass of gunicorn's gevent worker adds the graceful shutdown rolling restarts
+# need: /readyz fails at once, queued connections are served, idle keep-alive connections
+# are closed, in-flight requests finish (hareg/worker.py).
+worker_class = "hareg.worker.HaregWorker"
 
 # One worker per CPU core available to this process ([server] workers = 0); more workers do
 # not help an I/O-bound server and multiply database connections.
@@ -125,3 +130,20 @@ loglevel = _hareg["log.level"]
 # No gunicornc control socket: several instances on one host as one user would share its
 # default path ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl).
 control_socket_disable = True
+
+# --- Metrics --------------------------------------------------------------------------------
+# Every worker writes its Prometheus samples to files in PROMETHEUS_MULTIPROC_DIR, which must
+# be set (and empty) before the workers start: done here, in the master, like `hareg serve`.
+# A dead worker's live gauges are dropped; the directory is removed when the master exits.
+import hareg.server  # noqa: E402
+
+child_exit = hareg.server.child_exit
+_metrics_dir, _own_metrics_dir = hareg.server.prepare_multiprocess_dir()
+_master_pid = os.getpid()
+
+
+def on_exit(server):
+    if _own_metrics_dir and os.getpid() == _master_pid:
+        import shutil
+
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

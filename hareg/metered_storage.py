@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .metrics import Metrics, get_metrics
+from .metrics import Metrics, get_metrics, recording
 from .storage.base import NotFound, ObjectInfo, StorageDriver, StorageError
 
 T = TypeVar("T")
@@ -46,10 +46,13 @@ class MeteredStorage(StorageDriver):
         except NotFound:
             raise
         except StorageError:
-            self._metrics.storage_errors.labels(operation).inc()
+            with recording():
+                self._metrics.storage_errors.labels(operation).inc()
             raise
         finally:
-            self._metrics.storage_latency.labels(operation).observe(time.perf_counter() - start)
+            with recording():
+                self._metrics.storage_latency.labels(operation).observe(
+                    time.perf_counter() - start)
 
     def _call(self, operation: str, func: Callable[..., T], *args: Any) -> T:
         with self._timed(operation):
@@ -61,12 +64,14 @@ class MeteredStorage(StorageDriver):
         try:
             yield from chunks
             if timed:
-                self._metrics.storage_latency.labels(operation).observe(
-                    time.perf_counter() - start)
+                with recording():
+                    self._metrics.storage_latency.labels(operation).observe(
+                        time.perf_counter() - start)
         except NotFound:
             raise
         except StorageError:
-            self._metrics.storage_errors.labels(operation).inc()
+            with recording():
+                self._metrics.storage_errors.labels(operation).inc()
             raise
         finally:
             close = getattr(chunks, "close", None)

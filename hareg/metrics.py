@@ -24,6 +24,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import (
@@ -109,10 +110,28 @@ _METRICS: Metrics | None = None
 _LOCAL_REGISTRY = CollectorRegistry(auto_describe=True)
 
 
+@contextmanager
+def recording() -> Iterator[None]:
+    """Metrics never fail a request: a failure to record is logged (once a minute)."""
+    global _LAST_FAILURE_LOG
+    try:
+        yield
+    except Exception as exc:
+        if time.monotonic() - _LAST_FAILURE_LOG > 60:
+            _LAST_FAILURE_LOG = time.monotonic()
+            log.warning("metrics: cannot record a sample: %s: %s", type(exc).__name__, exc)
+
+
+_LAST_FAILURE_LOG = -1e9
+
+
 def get_metrics() -> Metrics:
     """The process's metrics, created on first use (after gunicorn forked this worker)."""
     global _METRICS
     if _METRICS is None:
+        directory = multiprocess_dir()
+        if directory:  # recreate it if something removed it: samples must go somewhere
+            os.makedirs(directory, exist_ok=True)
         if multiprocess_dir() and values.ValueClass is values.MutexValue:
             # prometheus_client was imported before the variable was set: select the
             # multiprocess value class now, before the first metric exists.
@@ -221,9 +240,10 @@ class _Exchange:
         if self.input is not None:
             environ["wsgi.input"] = self.input
         self.done = False
-        metrics.in_flight.inc()
-        if db is not None:
-            metrics.observe_pool(db)
+        with recording():
+            metrics.in_flight.inc()
+            if db is not None:
+                metrics.observe_pool(db)
 
     def start_response(self, start_response: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
@@ -238,6 +258,10 @@ class _Exchange:
         if self.done:
             return
         self.done = True
+        with recording():
+            self._record(sent)
+
+    def _record(self, sent: int | None) -> None:
         m = self.metrics
         method = self.environ.get("REQUEST_METHOD", "")
         method = method if method in _METHODS else "other"

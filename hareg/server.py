@@ -38,10 +38,28 @@ def prepare_multiprocess_dir() -> tuple[str, bool]:
             os.remove(old)
         return preset, False
     parent = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or (
-        "/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
-    path = tempfile.mkdtemp(prefix="hareg-metrics-", dir=parent)
+        "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
+    _remove_stale(parent)
+    path = tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-", dir=parent)
     os.environ[MULTIPROC_ENV] = path
     return path, True
+
+
+_DIR_PREFIX = "hareg-metrics-"
+
+
+def _remove_stale(parent: str) -> None:
+    """Remove directories left by masters that were killed (their pid is in the name)."""
+    for path in glob.glob(os.path.join(parent, f"{_DIR_PREFIX}*-*")):
+        pid = os.path.basename(path)[len(_DIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def child_exit(server: Any, worker: Any) -> None:
