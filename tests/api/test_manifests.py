@@ -81,7 +81,9 @@ def _assert_pulls(
 
 def _assert_created(resp: requests.Response, repo: str, digest: str) -> None:
     assert resp.status_code == 201, resp.text[:500]
-    assert urlsplit(resp.headers["Location"]).path == f"/v2/{repo}/manifests/{digest}"
+    location = resp.headers["Location"]
+    assert not urlsplit(location).netloc, f"Location is not relative: {location}"
+    assert urlsplit(location).path == f"/v2/{repo}/manifests/{digest}"
     assert resp.headers["Docker-Content-Digest"] == digest
 
 

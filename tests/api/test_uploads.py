@@ -55,7 +55,14 @@ def _assert_blob(
     assert resp.headers["Docker-Content-Digest"] == digest
 
 
+def _assert_relative(location: str) -> None:
+    """The contract: Location headers are relative paths (no scheme, no host)."""
+    parts = urlsplit(location)
+    assert not parts.scheme and not parts.netloc and location.startswith("/v2/"), location
+
+
 def _assert_blob_location(resp: requests.Response, repo: str, digest: str) -> None:
+    _assert_relative(resp.headers["Location"])
     assert urlsplit(resp.headers["Location"]).path == f"/v2/{repo}/blobs/{digest}"
     assert resp.headers["Docker-Content-Digest"] == digest
 
@@ -67,6 +74,7 @@ def test_post_opens_session(registry: HaregServer, session: requests.Session, re
     resp = session.post(f"{registry.url}/v2/{repo}/blobs/uploads/")
     assert resp.status_code == 202, resp.text
     location = resp.headers["Location"]
+    _assert_relative(location)
     upload_uuid = resp.headers["Docker-Upload-UUID"]
     path = urlsplit(location).path
     assert path.startswith(f"/v2/{repo}/blobs/uploads/"), location
@@ -327,6 +335,18 @@ def test_final_put_carries_whole_blob_after_empty_session(
     _assert_blob(session, registry, repo, data, digest)
 
 
+def test_incomplete_upload_is_not_a_blob(
+    registry: HaregServer, session: requests.Session, repo: str
+):
+    data = random_bytes(4000)
+    url = start_upload(session, registry.url, repo)
+    resp = _patch(session, url, data, 0)
+    assert resp.status_code == 202
+    for method in ("GET", "HEAD"):
+        resp = session.request(method, f"{registry.url}/v2/{repo}/blobs/{digest_of(data)}")
+        assert_error(resp, 404, "BLOB_UNKNOWN", head=method == "HEAD")
+
+
 # --- end-13: status ---------------------------------------------------------------------------
 
 
@@ -529,7 +549,9 @@ def test_mount_from_other_repository(
     _assert_blob(session, registry, repo, data, digest)
 
 
-@pytest.mark.parametrize("case", ["blob-not-in-from", "unknown-from-repo", "no-from"])
+@pytest.mark.parametrize(
+    "case", ["blob-not-in-from", "unknown-from-repo", "no-from", "deleted-in-from"]
+)
 def test_mount_falls_back_to_upload_session(
     registry: HaregServer, session: requests.Session, repo: str, other_repo: str, case: str
 ):
@@ -542,6 +564,10 @@ def test_mount_falls_back_to_upload_session(
     elif case == "no-from":
         push_blob(session, registry.url, other_repo, data)  # exists elsewhere, but no `from`
         del params["from"]
+    elif case == "deleted-in-from":
+        push_blob(session, registry.url, other_repo, data)
+        resp = session.delete(f"{registry.url}/v2/{other_repo}/blobs/{digest}")
+        assert resp.status_code == 202
     resp = session.post(f"{registry.url}/v2/{repo}/blobs/uploads/", params=params)
     assert resp.status_code == 202, resp.text
     assert urlsplit(resp.headers["Location"]).path.startswith(f"/v2/{repo}/blobs/uploads/")
