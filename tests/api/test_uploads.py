@@ -549,6 +549,19 @@ def test_mount_from_other_repository(
     _assert_blob(session, registry, repo, data, digest)
 
 
+def test_mount_without_from_finds_blob_in_any_repository(
+    registry: HaregServer, session: requests.Session, repo: str, other_repo: str
+):
+    """Automatic content discovery (the conformance suite's anonymous mount): 201."""
+    data = random_bytes(100)
+    digest = digest_of(data)
+    push_blob(session, registry.url, other_repo, data)
+    resp = session.post(f"{registry.url}/v2/{repo}/blobs/uploads/", params={"mount": digest})
+    assert resp.status_code == 201, resp.text
+    assert resp.headers["Docker-Content-Digest"] == digest
+    _assert_blob(session, registry, repo, data, digest)
+
+
 @pytest.mark.parametrize(
     "case", ["blob-not-in-from", "unknown-from-repo", "no-from", "deleted-in-from"]
 )
@@ -562,8 +575,7 @@ def test_mount_falls_back_to_upload_session(
     if case == "unknown-from-repo":
         params["from"] = f"nonexistent-{uuid.uuid4().hex[:8]}"
     elif case == "no-from":
-        push_blob(session, registry.url, other_repo, data)  # exists elsewhere, but no `from`
-        del params["from"]
+        del params["from"]  # blob nowhere: automatic content discovery finds nothing
     elif case == "deleted-in-from":
         push_blob(session, registry.url, other_repo, data)
         resp = session.delete(f"{registry.url}/v2/{other_repo}/blobs/{digest}")
