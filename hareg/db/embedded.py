@@ -10,6 +10,7 @@ pgserver keeps a list of the processes holding it and the last one to exit stops
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg2
@@ -26,14 +27,18 @@ class EmbeddedUnavailable(Exception):
 def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded server and return a URL to hareg's database in it."""
     try:
-        import pgserver
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import pgserver
     except ImportError:
         raise EmbeddedUnavailable(
             "no [database] url is configured and the embedded PostgreSQL is not installed: "
             "pip install 'hareg[embedded]' or set HAREG_DATABASE_URL"
         ) from None
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
     conn = psycopg2.connect(server.get_uri("postgres"))
     conn.autocommit = True
     try:
