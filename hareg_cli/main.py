@@ -10,6 +10,7 @@ from .check import check
 from .gc import gc
 from .migrate import migrate
 from .promote import promote
+from .rebuild import rebuild_db
 from .serve import serve
 from .tokens import token
 from .user import user
@@ -28,3 +29,4 @@ cli.add_command(gc)
 cli.add_command(promote)
 cli.add_command(user)
 cli.add_command(token)
+cli.add_command(rebuild_db)
