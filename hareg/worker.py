@@ -24,13 +24,13 @@ idle keep-alive connections open until the graceful timeout ends.
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from functools import partial
 from typing import Any
 
 import gevent
+from gevent.monkey import get_original
 from gevent.pool import Pool
 from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
@@ -38,6 +38,27 @@ from gunicorn.workers.ggevent import GeventWorker
 
 SHUTTING_DOWN = "HAREG_SHUTTING_DOWN"
 _POLL = 0.1
+# The unpatched select: a zero-timeout poll of a connection must not register a gevent
+# watcher next to the one its own greenlet waits on (closing ours would cancel its wait).
+_select = get_original("select", "select")
+
+
+class _Listener:
+    """What gunicorn's handler needs of the listening socket (its name), also after it closed.
+
+    Connections taken from the backlog at shutdown are handled after the listener closed;
+    gunicorn asks the listener for its address at the start of every connection.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._name = sock.getsockname()
+
+    def getsockname(self) -> Any:
+        return self._name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def mark_shutting_down(wsgi: Any) -> None:
@@ -102,7 +123,7 @@ class HaregWorker(GeventWorker):
         servers: list[StreamServer] = []
         for s in self.sockets:
             s.setblocking(1)
-            server = StreamServer(s, handle=partial(self.handle, s),
+            server = StreamServer(s, handle=partial(self.handle, _Listener(s)),
                                   spawn=Pool(self.worker_connections), **ssl_args)
             if self.cfg.workers > 1:
                 server.max_accept = 1
@@ -174,9 +195,11 @@ class HaregWorker(GeventWorker):
             if state != "idle":
                 continue
             try:
-                readable, _, _ = select.select([conn], [], [], 0)
+                readable, _, _ = _select([conn.fileno()], [], [], 0)
                 if readable:
                     continue  # a request (or the peer's close) is arriving: let it be read
-                conn.shutdown(socket.SHUT_RDWR)
+                # The plain socket's shutdown: its greenlet's recv then simply sees the end
+                # of the stream (gevent's own shutdown would raise in that greenlet).
+                getattr(conn, "_sock", conn).shutdown(socket.SHUT_RDWR)
             except (OSError, ValueError):
                 pass

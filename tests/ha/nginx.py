@@ -18,6 +18,8 @@ from tests.fixtures.server import free_port, wait_until_answers
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+#: How long nginx skips an instance after a failed connect (the upstream blocks' setting).
+FAIL_TIMEOUT = float(re.findall(r"fail_timeout=(\d+)s", CONF.read_text())[0])
 
 
 def _sub(pattern: str, repl: str, text: str, count: int | None = 1) -> str:

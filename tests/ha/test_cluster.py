@@ -16,6 +16,7 @@ import requests
 
 from tests.fixtures.server import HaregServer
 from tests.ha.conftest import hareg_check, wait_ready
+from tests.ha.nginx import FAIL_TIMEOUT
 from tests.ha.workload import MiB, Workload
 from tests.oci import OCTET_STREAM, digest_of, new_session, random_bytes, resolve, with_query
 
@@ -44,6 +45,9 @@ def test_rolling_restart_loses_no_client_operation(ha_cluster, nginx_front) -> N
             assert server.last_stop_clean and server.last_returncode == 0, server.log_tail()
             server.start()
             wait_ready(server)
+            # The documented procedure: nginx sends traffic to a restarted instance again
+            # fail_timeout after it failed to connect; only then stop the next one.
+            time.sleep(FAIL_TIMEOUT + 0.5)
             work.wait_for(before + 2)  # traffic flows before the next instance goes
         work.wait_for(len(work.pushed.images) + 2)
     finally:
