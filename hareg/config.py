@@ -21,6 +21,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, post_load, validate
 from marshmallow import fields as mf
 
+from .auth.globs import glob_error
 from .auth.settings import AuthConfig, AuthConfigSchema
 from .durations import parse_duration
 
@@ -102,7 +103,10 @@ class GcConfig:
 
 @dataclass(frozen=True)
 class RetentionRule:
-    """One ``[[retention]]`` entry; the first entry whose glob matches a repository applies."""
+    """One ``[[retention]]`` entry; the first entry whose glob matches a repository applies.
+
+    ``repository`` is a glob as in ``[[auth.rules]]``: ``*`` within one path component,
+    ``**`` across ``/``."""
 
     repository: str
     keep_last: int | None = None
@@ -192,8 +196,14 @@ def _valid_regex(value: str) -> None:
         raise ValidationError(f"invalid regular expression: {exc}") from None
 
 
+def _valid_glob(value: str) -> None:
+    error = glob_error(value)
+    if error:
+        raise ValidationError(error)
+
+
 class RetentionRuleSchema(Schema):
-    repository = mf.String(required=True, validate=validate.Length(min=1))
+    repository = mf.String(required=True, validate=_valid_glob)
     keep_last = mf.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
     keep_tags = mf.String(load_default="", validate=_valid_regex)
     expire_after = mf.String(load_default="", validate=_valid_optional_duration)

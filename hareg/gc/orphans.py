@@ -31,7 +31,7 @@ from psycopg2.extensions import cursor
 from ..db import locks as db_locks
 from ..registry.context import Registry
 from ..storage import layout
-from ..storage.base import ObjectInfo
+from ..storage.base import ObjectInfo, StorageError
 from .connection import GcConnection
 from .locks import LockStats, locked
 from .progress import Progress
@@ -192,7 +192,12 @@ def delete_orphans(reg: Registry, conn: GcConnection, items: list[Orphan], stats
                 continue
             known = _known(cur, todo)  # a new statement: rows committed before our locks show
             gone = [o for o in todo if o.key not in known]
-            reg.storage.delete_many([o.key for o in gone])
+            try:
+                reg.storage.delete_many([o.key for o in gone])
+            except StorageError as exc:  # still orphans: the next --orphans pass retries
+                counts.storage_errors += 1
+                log.warning("gc: could not delete %d orphans: %s", len(gone), exc)
+                gone = []
         counts.orphans += len(gone)
         counts.bytes_freed += sum(o.size for o in gone)
         counts.skipped += len(group) - len(gone)

@@ -3,7 +3,8 @@
 """Retention policies and immutable tags: pure functions over config rules and tag lists.
 
 The first ``[[retention]]`` entry whose ``repository`` glob matches a repository name applies
-to it (``*`` also matches ``/``). Tag patterns are regular expressions that must match the
+to it. Globs are those of ``[[auth.rules]]`` (hareg.auth.globs): ``*`` stays within one path
+component, ``**`` crosses ``/``. Tag patterns are regular expressions that must match the
 WHOLE tag (``v.*`` matches ``v1.2``; ``v`` does not).
 
 For the repository's tags, newest push first (``tags.updated_at``), a tag is kept when it:
@@ -19,12 +20,13 @@ nothing (it may still declare ``immutable_tags``).
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..auth.globs import compile_glob
 from ..config import RetentionRule
 from ..durations import parse_duration
 
@@ -48,9 +50,14 @@ class Verdict:
 def rule_for(rules: Iterable[RetentionRule], repository: str) -> RetentionRule | None:
     """The first rule whose glob matches ``repository``."""
     for rule in rules:
-        if fnmatch.fnmatchcase(repository, rule.repository):
+        if _glob(rule.repository).match(repository):
             return rule
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return compile_glob(pattern)
 
 
 def _matches(pattern: str, tag: str) -> bool:

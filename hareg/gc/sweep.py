@@ -21,7 +21,8 @@ without its object.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -76,9 +77,31 @@ class Counts:
     storage_errors: int = 0
 
 
-def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
+class BatchSizer:
+    """Adapts the batch size so that holding a batch's locks takes about ``target`` seconds.
+
+    The advisory locks of a batch are held from its re-check until its objects are deleted,
+    and the object deletes dominate: one DeleteObjects call on S3 (up to 1,000 keys, so
+    ``batch_size`` caps the size), one unlink per key on a filesystem. Halving when a batch
+    took too long and doubling when it was quick keeps the wait of a push that wants one of
+    those digests short, whatever the storage, while batches stay as big as that allows.
+    """
+
+    def __init__(self, maximum: int, target: float, start: int = 64, minimum: int = 4) -> None:
+        self.maximum = max(1, maximum)
+        self.minimum = min(minimum, self.maximum)
+        self.target = target
+        self.size = max(self.minimum, min(start, self.maximum))
+
+    def observe(self, n: int, seconds: float) -> None:
+        if seconds > self.target and n > self.minimum:
+            self.size = max(self.minimum, min(self.size, int(n * self.target / seconds)))
+        elif seconds < self.target / 2 and n >= self.size:
+            self.size = min(self.maximum, self.size * 2)
+
+
+#: The lock hold a batch aims at (seconds); a single item may take longer (one storage call).
+TARGET_HOLD = 0.05
 
 
 def _pairs(rows: Iterable[tuple[int, str]]) -> tuple[list[int], list[str]]:
@@ -127,14 +150,26 @@ class Sweeper:
             self.counts.storage_errors += 1
             log.warning("gc: could not delete %d objects (left as orphans): %s", len(keys), exc)
 
-    def _run(self, name: str, items: Sequence[T], size: int,
-             work: Callable[[list[T]], list[T]]) -> list[T]:
-        self.progress.phase(name, len(items))
+    def _batches(self, items: Sequence[T], work: Callable[[list[T]], list[T]],
+                 maximum: int) -> list[T]:
+        """Run ``work`` over ``items`` in adaptive batches; returns the items left."""
+        sizer = BatchSizer(maximum, TARGET_HOLD)
         left: list[T] = []
-        for batch in chunks(items, size):
-            left.extend(self._each(batch, work))
+        i = 0
+        while i < len(items):
+            batch = list(items[i : i + sizer.size])
+            i += len(batch)
+            start = time.monotonic()
+            remaining = self._each(batch, work)
+            sizer.observe(len(batch), time.monotonic() - start)
+            left.extend(remaining)
             self.progress.advance(len(batch))
         return left
+
+    def _run(self, name: str, items: Sequence[T], maximum: int,
+             work: Callable[[list[T]], list[T]]) -> list[T]:
+        self.progress.phase(name, len(items))
+        return self._batches(items, work, maximum)
 
     # --------------------------------------------------------------------- tags
 
@@ -188,11 +223,7 @@ class Sweeper:
         pending = list(items)
         self.progress.phase("manifests", len(pending))
         for _ in range(MAX_MANIFEST_PASSES):
-            left: list[ManifestItem] = []
-            for batch in chunks(pending, self.batch):
-                remaining = self._each(batch, self._manifest_batch)
-                left.extend(remaining)
-                self.progress.advance(len(batch) - len(remaining))
+            left = self._batches(pending, self._manifest_batch, self.batch)
             if not left or len(left) == len(pending):
                 pending = left
                 break

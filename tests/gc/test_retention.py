@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from hareg.check import find_missing_objects
-from hareg.config import RetentionRule
+from hareg.config import ConfigError, RetentionRule, load_config
 from hareg.gc import policy
 from hareg.registry.errors import Denied
 from hareg.storage import layout
@@ -62,15 +63,40 @@ def test_a_rule_without_keep_last_or_expire_after_deletes_nothing() -> None:
     assert _deleted(RetentionRule("r", immutable_tags="v.*"), _tags(100, 200)) == []
 
 
-def test_the_first_matching_rule_applies_and_globs_cross_slashes() -> None:
-    rules = (RetentionRule("dev/special", keep_last=50), RetentionRule("dev/*", keep_last=1),
-             RetentionRule("*", immutable_tags="v.*"))
+def test_the_first_matching_rule_applies_with_the_globs_of_auth_rules() -> None:
+    rules = (RetentionRule("dev/special", keep_last=50), RetentionRule("dev/**", keep_last=1),
+             RetentionRule("team/*", keep_last=2), RetentionRule("**", immutable_tags="v.*"))
     assert policy.rule_for(rules, "dev/special").keep_last == 50
-    assert policy.rule_for(rules, "dev/team/app").keep_last == 1
+    assert policy.rule_for(rules, "dev/team/app").keep_last == 1  # ** crosses '/'
+    assert policy.rule_for(rules, "team/app").keep_last == 2
+    assert policy.rule_for(rules, "team/app/db").immutable_tags == "v.*"  # * does not
     assert policy.rule_for(rules, "release/app").immutable_tags == "v.*"
     assert policy.is_immutable(rules, "release/app", "v1.0")
     assert not policy.is_immutable(rules, "release/app", "latest")
-    assert not policy.is_immutable(rules, "dev/app", "v1.0")  # dev/* matched first
+    assert not policy.is_immutable(rules, "dev/app", "v1.0")  # dev/** matched first
+
+
+def test_invalid_rules_are_config_errors(tmp_path: Path) -> None:
+    for rule, problem in (('repository = "Dev/*"', "retention.0.repository"),
+                          ('repository = "a"\nkeep_tags = "("', "retention.0.keep_tags"),
+                          ('repository = "a"\nexpire_after = "7 days"', "retention.0.expire_after"),
+                          ('repository = "a"\nkeep_last = -1', "retention.0.keep_last")):
+        path = tmp_path / "hareg.toml"
+        path.write_text(f"[[retention]]\n{rule}\n")
+        with pytest.raises(ConfigError, match=problem):
+            load_config(path, env={})
+
+
+def test_gc_settings_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "hareg.toml"
+    path.write_text('[gc]\ngrace_period = "15m"\n[[retention]]\nrepository = "dev/**"\n'
+                    'keep_last = 3\n')
+    config = load_config(path, env={"HAREG_GC_SCHEDULE": "6h", "HAREG_GC_KEEP_REFERRERS": "no"})
+    assert config.gc.grace_seconds == 900 and config.gc.schedule_seconds == 6 * 3600
+    assert config.gc.keep_referrers is False and config.gc.upload_max_age_seconds == 86400
+    assert config.retention == (RetentionRule("dev/**", keep_last=3),)
+    with pytest.raises(ConfigError, match="gc.grace_period"):
+        load_config(None, env={"HAREG_GC_GRACE_PERIOD": "soon"})
 
 
 # ------------------------------------------------------------------ through the sweep
