@@ -89,7 +89,9 @@ class HaregWorker(GeventWorker):
     def _begin_shutdown(self) -> None:
         if self.shutdown_started is None:
             self.shutdown_started = time.monotonic()
-        mark_shutting_down(self.wsgi)
+        # A signal may arrive while the worker still loads the app (no self.wsgi yet):
+        # run() marks the app once it exists.
+        mark_shutting_down(getattr(self, "wsgi", None))
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         self._begin_shutdown()
@@ -150,7 +152,7 @@ class HaregWorker(GeventWorker):
             gevent.sleep(min(_POLL, max(when - time.monotonic(), 0)))
 
     def _shutdown(self, servers: list[StreamServer], started: float, deadline: float) -> None:
-        drain = min(_drain_seconds(self.wsgi), max(deadline - started - 1, 0))
+        drain = min(_drain_seconds(getattr(self, "wsgi", None)), max(deadline - started - 1, 0))
         if drain:
             self.log.info("shutdown: /readyz fails, still accepting for %.1f s", drain)
             self._sleep_until(started + drain)
