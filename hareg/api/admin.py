@@ -20,6 +20,7 @@ import json
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from ..auth.web import current_subject, require_access
 from ..gc import promotion
 from ..registry.errors import RequestInvalid, Unsupported
 from .http import read_body, registry
@@ -38,24 +39,8 @@ class PromoteSchema(Schema):
     target = fields.String(required=True, validate=validate.Length(min=1, max=400))
 
 
-def authorize(permission: str, repository: str) -> None:
-    """Ask the auth layer (hareg.auth) whether the caller may; a no-op when auth is off."""
-    try:
-        from ..auth.web import require_access
-    except ModuleNotFoundError as exc:  # a build without hareg.auth has no auth to enforce
-        if exc.name != "hareg.auth" and not (exc.name or "").startswith("hareg.auth."):
-            raise
-        return
-    require_access(repository, permission)
-
-
 def _caller() -> str:
-    try:
-        from ..auth.web import current_subject
-    except ModuleNotFoundError:
-        current_subject = None
-    user = current_subject() if current_subject is not None else None
-    return user or f"anonymous@{request.remote_addr or 'unknown'}"
+    return current_subject() or f"anonymous@{request.remote_addr or 'unknown'}"
 
 
 def _json_body() -> dict:
@@ -82,8 +67,8 @@ def promote() -> Response:
         raise RequestInvalid("invalid promotion request", detail=exc.messages) from None
     source = promotion.parse_reference(data["source"], tag_required=True)
     target = promotion.parse_reference(data["target"], tag_required=False)
-    authorize("pull", source.repository)
-    authorize(PROMOTE_PERMISSION, target.repository)
+    require_access(source.repository, "pull")
+    require_access(target.repository, PROMOTE_PERMISSION)
     result = promotion.promote(reg, data["source"], data["target"], _caller())
     response = jsonify(result.to_dict())
     response.status_code = 201
