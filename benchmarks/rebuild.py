@@ -175,7 +175,11 @@ def moto_storage(jobs: int) -> Iterator[StorageDriver]:
         yield driver
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager
@@ -218,7 +222,7 @@ def main() -> None:
         help="admin URL of a PostgreSQL server (a scratch database is created on it)")
     args = parser.parse_args()
     size = Size(1000, 10_000, 20_000, 50_000).scaled(args.scale)
-    print(f"size: {size} (scale {args.scale}), driver {args.driver}, jobs {args.jobs}")
+    print(f"size: {size} (scale {args.scale}), driver {args.driver}, jobs {args.jobs}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="hareg-bench-") as tmp, \
             (moto_storage(args.jobs) if args.driver == "s3"
@@ -226,8 +230,12 @@ def main() -> None:
             fresh_database(args.database_url) as url:
         start = time.monotonic()
         objects = generate(storage, size, args.jobs)
-        print(f"generated {objects} objects in {time.monotonic() - start:.1f} s")
+        print(f"generated {objects} objects in {time.monotonic() - start:.1f} s", flush=True)
         first, second = measure(storage, url, args.jobs)
+        report(first, second)
+
+
+def report(first: dict[str, Any], second: dict[str, Any]) -> None:
     for label, summary in (("rebuild, empty database", first), ("run again", second)):
         rates = summary["rates"]
         counts = summary["counts"]
@@ -237,7 +245,8 @@ def main() -> None:
               f" {summary['manifests_parsed']} manifests parsed"
               f" ({rates['manifests_parsed_per_second']}/s),"
               f" repositories {counts['repositories']}, manifests {counts['manifests']},"
-              f" tags {counts['tags']}, blobs {counts['blobs']}, errors {summary['error_count']}")
+              f" tags {counts['tags']}, blobs {counts['blobs']}, errors {summary['error_count']}",
+              flush=True)
 
 
 @contextmanager

@@ -105,7 +105,8 @@ def _progress_bar() -> Iterator[Any]:
 
     from tqdm import tqdm
 
-    bar = tqdm(desc="listing blobs", unit=" repos", file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(desc="listing blobs", unit=" repos", file=sys.stderr, dynamic_ncols=True,
+               bar_format="{desc}{n_fmt}{unit} [{elapsed}, {rate_fmt}{postfix}]")
     lock = threading.Lock()
 
     def update(event: str, report: Any) -> None:  # called from worker threads
