@@ -37,3 +37,13 @@ def session_unlock(cur: cursor, kind: int, name: str) -> None:
 def xact_lock_shared(cur: cursor, kind: int, name: str) -> None:
     """Shared flavour: many writers may link a digest at once; only a sweep excludes them."""
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (kind, name))
+
+
+def xact_lock_shared_many(cur: cursor, kind: int, names: list[str]) -> None:
+    """Shared locks on several names in one round trip, taken in sorted order."""
+    if names:
+        cur.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, hashtext(n))"
+            " FROM unnest(%s::text[]) AS n ORDER BY n",
+            (kind, sorted(set(names))),
+        )

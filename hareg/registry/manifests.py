@@ -143,8 +143,8 @@ def _present_blobs(cur: cursor, repo_id: int, parsed: ParsedManifest,
     wanted = list(parsed.required_blobs) + list(parsed.optional_blobs)
     if not wanted:
         return []
-    for digest in sorted(wanted):  # a sweep deleting one of them holds the exclusive lock
-        locks.xact_lock_shared(cur, locks.BLOB, digest)
+    # A sweep deleting one of them holds its exclusive lock: we wait, then see its result.
+    locks.xact_lock_shared_many(cur, locks.BLOB, wanted)
     cur.execute(
         "SELECT digest FROM repository_blobs WHERE repository_id = %s AND digest = ANY(%s)"
         " FOR SHARE",
