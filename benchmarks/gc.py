@@ -202,7 +202,11 @@ def moto_storage() -> Iterator[StorageDriver]:
         yield driver
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def main() -> None:
@@ -249,6 +253,8 @@ def main() -> None:
                 "rows_per_s": round(rows / summary.duration_s),
                 "objects_per_s": round(objects_deleted / summary.duration_s),
                 "max_lock_hold_ms": round(summary.max_lock_hold_ms, 1),
+                "p50_lock_hold_ms": round(summary.p50_lock_hold_ms, 1),
+                "p99_lock_hold_ms": round(summary.p99_lock_hold_ms, 1),
                 "lock_batches": summary.lock_batches, "skipped": c.skipped,
             }
             print(json.dumps(report))

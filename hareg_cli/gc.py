@@ -88,8 +88,9 @@ def _print_summary(summary: Any) -> None:
         f"{'to free' if summary.dry_run else 'freed'} in {summary.duration_s:.1f} s")
     if not summary.dry_run:
         click.echo(f"  {c.skipped} skipped (in use or changed meanwhile: next sweep);"
-                   f" longest lock hold {summary.max_lock_hold_ms:.1f} ms"
-                   f" over {summary.lock_batches} batches")
+                   f" lock holds over {summary.lock_batches} batches: median"
+                   f" {summary.p50_lock_hold_ms:.1f} ms, p99 {summary.p99_lock_hold_ms:.1f} ms,"
+                   f" longest {summary.max_lock_hold_ms:.1f} ms")
         if c.storage_errors:
             click.echo(f"  {c.storage_errors} storage deletes failed: objects left as orphans"
                        " (run with --orphans later)")

@@ -121,6 +121,8 @@ def _sweep(reg: Registry, conn: GcConnection, gc: GcConfig, rules: Sequence[Rete
     finally:
         summary.duration_s = time.monotonic() - begin
         summary.max_lock_hold_ms = stats.max_hold * 1000
+        summary.p50_lock_hold_ms = stats.percentile(50) * 1000
+        summary.p99_lock_hold_ms = stats.percentile(99) * 1000
         summary.lock_batches = stats.batches
         summary.contended_locks = stats.contended
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg2.extensions import cursor
 
@@ -26,12 +26,21 @@ class LockStats:
     locks: int = 0
     contended: int = 0
     max_hold: float = 0.0  # seconds
+    holds: list[float] = field(default_factory=list)
 
     def record(self, held: float, locked: int, contended: int) -> None:
         self.batches += 1
         self.locks += locked
         self.contended += contended
         self.max_hold = max(self.max_hold, held)
+        self.holds.append(held)
+
+    def percentile(self, p: float) -> float:
+        """The ``p``-th percentile (0..100) of the holds, in seconds (0 without any)."""
+        if not self.holds:
+            return 0.0
+        ordered = sorted(self.holds)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
 def try_lock_many(cur: cursor, kind: int, names: list[str]) -> set[str]:

@@ -29,6 +29,8 @@ class Summary:
     counts: Counts = field(default_factory=Counts)
     duration_s: float = 0.0
     max_lock_hold_ms: float = 0.0
+    p50_lock_hold_ms: float = 0.0
+    p99_lock_hold_ms: float = 0.0
     lock_batches: int = 0
     contended_locks: int = 0
     error: str | None = None
@@ -40,7 +42,8 @@ class Summary:
         out["started_at"] = self.started_at.isoformat()
         out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
         out["duration_s"] = round(self.duration_s, 3)
-        out["max_lock_hold_ms"] = round(self.max_lock_hold_ms, 3)
+        for key in ("max_lock_hold_ms", "p50_lock_hold_ms", "p99_lock_hold_ms"):
+            out[key] = round(out[key], 3)
         return out
 
 

@@ -82,9 +82,13 @@ class BatchSizer:
 
     The advisory locks of a batch are held from its re-check until its objects are deleted,
     and the object deletes dominate: one DeleteObjects call on S3 (up to 1,000 keys, so
-    ``batch_size`` caps the size), one unlink per key on a filesystem. Halving when a batch
+    ``batch_size`` caps the size), one unlink per key on a filesystem. Shrinking when a batch
     took too long and doubling when it was quick keeps the wait of a push that wants one of
     those digests short, whatever the storage, while batches stay as big as that allows.
+
+    A storage whose every call costs more than the target (a distant S3 endpoint) cannot be
+    helped by tiny batches: the target then becomes twice the quickest batch seen, so batches
+    stay big enough that the per-key part of a call is at most its fixed part.
     """
 
     def __init__(self, maximum: int, target: float, start: int = 64, minimum: int = 4) -> None:
@@ -92,11 +96,14 @@ class BatchSizer:
         self.minimum = min(minimum, self.maximum)
         self.target = target
         self.size = max(self.minimum, min(start, self.maximum))
+        self.floor = float("inf")  # the quickest batch: about the fixed cost of one
 
     def observe(self, n: int, seconds: float) -> None:
-        if seconds > self.target and n > self.minimum:
-            self.size = max(self.minimum, min(self.size, int(n * self.target / seconds)))
-        elif seconds < self.target / 2 and n >= self.size:
+        self.floor = min(self.floor, seconds)
+        target = max(self.target, 2 * self.floor)
+        if seconds > target and n > self.minimum:
+            self.size = max(self.minimum, min(self.size, int(n * target / seconds)))
+        elif seconds < 0.6 * target and n >= self.size:
             self.size = min(self.maximum, self.size * 2)
 
 

@@ -269,3 +269,18 @@ def test_a_second_concurrent_sweep_is_refused(env: Env) -> None:
     finally:
         other.close()
     env.gc()  # the lock went with the connection
+
+
+def test_batches_adapt_to_the_time_their_locks_are_held() -> None:
+    from hareg.gc.sweep import BatchSizer
+
+    sizer = BatchSizer(1000, target=0.05)
+    for _ in range(10):  # a quick storage: batches grow to the maximum
+        sizer.observe(sizer.size, 0.001)
+    assert sizer.size == 1000
+    sizer.observe(1000, 0.5)  # a slow one: shrink so the next takes about the target
+    assert sizer.size == 100
+    slow = BatchSizer(1000, target=0.05)  # every call costs 0.2 s plus 1 ms per key
+    for _ in range(20):
+        slow.observe(slow.size, 0.2 + 0.001 * slow.size)
+    assert 100 <= slow.size <= 400  # not shrunk to nothing: the fixed cost dominates
