@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from typing import Any
 
 import click
@@ -108,7 +109,7 @@ def _print_history(rows: list[dict[str, Any]]) -> None:
         if r["finished_at"] is not None:
             took = f"{(r['finished_at'] - r['started_at']).total_seconds():.1f}s"
         status = r["status"] + ("*" if r["dry_run"] else "")
-        started = r["started_at"].astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        started = r["started_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
         click.echo(f"{r['id']:>6}  {started:19}  {took:>7}  {status:8} {r['trigger']:9}"
                    f" {r['tags_deleted']:>6} {r['manifests_deleted']:>7}"
                    f" {r['links_deleted']:>7} {r['blobs_deleted']:>7}"
