@@ -24,8 +24,9 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from .progress import NoProgress, Progress
 from .storage import layout
 from .storage.base import NotFound
 
@@ -33,25 +34,6 @@ from .storage.base import NotFound
 BLOB, LAYER, REVISION, TAG, UPLOAD = "blob", "layer link", "revision link", "tag", "upload"
 _UNKNOWN_EXAMPLES = 20
 _BATCH = 1000
-
-
-class Progress(Protocol):
-    """Same protocol as hareg.gc.progress.Progress."""
-
-    def phase(self, name: str, total: int | None) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
-    def close(self) -> None: ...
-
-
-class _NoProgress:
-    def phase(self, name: str, total: int | None) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -213,7 +195,7 @@ def _still_unknown(reg: Any, unknown: dict[str, tuple[str, tuple[str, ...]]]) ->
 
 def check_storage(reg: Any, progress: Progress | None = None) -> CheckReport:
     """Compare ``reg.db`` with ``reg.storage`` (a :class:`hareg.registry.context.Registry`)."""
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     started = time.monotonic()
     report = CheckReport()
     try:

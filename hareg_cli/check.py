@@ -5,38 +5,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
 from hareg.config import Config
 
 from .options import config_options, fail
-
-
-class _Bar:
-    """tqdm progress on a terminal (stderr), nothing otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-
-    def phase(self, name: str, total: int | None) -> None:
-        self.close()
-        if self.enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=name, unit=" items", file=sys.stderr,
-                            leave=False, dynamic_ncols=True)
-
-    def advance(self, n: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+from .progress import terminal_progress
 
 
 @click.command()
@@ -60,7 +35,7 @@ def check(config: Config, progress: bool | None) -> None:
         fail(str(exc))
     reg = build_registry(config)
     try:
-        report = check_storage(reg, _Bar(sys.stderr.isatty() if progress is None else progress))
+        report = check_storage(reg, terminal_progress(progress))
     except Exception as exc:  # one line for the operator, not a traceback
         fail(f"check failed: {type(exc).__name__}: {exc}")
     finally:

@@ -13,6 +13,7 @@ import click
 from hareg.config import Config
 
 from .options import config_options, fail, prepared
+from .progress import terminal_progress
 
 #: Exit status when another sweep holds the lock (EX_TEMPFAIL); systemd units may treat it as
 #: success with SuccessExitStatus=75.
@@ -25,29 +26,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
-
-
-class TqdmProgress:
-    """A tqdm bar per phase on stderr."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-
-    def phase(self, name: str, total: int | None) -> None:
-        from tqdm import tqdm
-
-        self.close()
-        self.bar = tqdm(total=total, desc=f"gc {name}", unit=" items", file=sys.stderr,
-                        leave=False, dynamic_ncols=True)
-
-    def advance(self, n: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _print_plan(result: Any) -> None:
@@ -154,10 +132,9 @@ def gc(config: Config, dry_run: bool, orphans: bool, show_history: bool, limit: 
             with reg.db.read() as cur:
                 _print_history(runs.history(cur, limit))
             return
-        show = sys.stderr.isatty() if progress is None else progress
         try:
             result = collect_garbage(reg, config.gc, config.retention, dry_run=dry_run,
-                                     orphans=orphans, progress=TqdmProgress() if show else None)
+                                     orphans=orphans, progress=terminal_progress(progress, "gc "))
         except GcBusy as exc:
             click.echo(f"hareg: {exc}", err=True)
             sys.exit(EXIT_BUSY)

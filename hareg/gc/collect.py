@@ -20,13 +20,13 @@ from datetime import timedelta
 
 from ..config import GcConfig, RetentionRule
 from ..db import locks as db_locks
+from ..progress import NoProgress, Progress
 from ..registry.context import Registry
 from . import runs
 from .connection import GcConnection
 from .locks import LockStats
 from .orphans import Orphan, delete_orphans, find_orphans
 from .plan import Plan, make_plan
-from .progress import NoProgress, Progress
 from .runs import Summary
 from .sweep import Counts, Sweeper
 

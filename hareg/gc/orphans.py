@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 from psycopg2.extensions import cursor
 
 from ..db import locks as db_locks
+from ..progress import Progress
 from ..registry.context import Registry
 from ..storage import layout
 from ..storage.base import ObjectInfo, StorageError
 from .connection import GcConnection
 from .locks import LockStats, locked
-from .progress import Progress
 from .sweep import Counts
 
 log = logging.getLogger(__name__)

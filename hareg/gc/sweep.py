@@ -31,6 +31,7 @@ import psycopg2.errors
 
 from ..config import GcConfig, RetentionRule
 from ..db import locks as db_locks
+from ..progress import Progress
 from ..registry.context import Registry
 from ..storage import layout
 from ..storage.base import StorageError
@@ -46,7 +47,6 @@ from .plan import (
     TagItem,
     UploadItem,
 )
-from .progress import Progress
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""How a sweep reports progress: the CLI shows a bar on a terminal, the scheduler nothing."""
+"""How long admin operations (gc, check) report progress: the CLI shows a bar on a terminal,
+the in-server scheduler and the tests nothing."""
 
 from __future__ import annotations
 
