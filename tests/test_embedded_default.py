@@ -197,3 +197,33 @@ def test_serve_without_any_configuration(default_serve: DefaultServe):
         f"PostgreSQL still running after hareg stopped: {[p.pid for p in left]}\n"
         f"{default_serve.log()}"
     )
+
+
+@pytest.mark.slow
+def test_two_instances_on_one_data_dir_share_the_embedded_database(
+    default_serve: DefaultServe,
+):
+    """The second ``hareg serve`` joins the first one's PostgreSQL; the last one out stops it."""
+    data_dir = default_serve.cwd / "hareg-data"
+    second = DefaultServe(default_serve.cwd)
+    try:
+        default_serve.start()
+        second.start()
+        postmasters = [p for p in _postgres_processes(data_dir) if "-D" in p.cmdline()]
+        assert len(postmasters) == 1, [p.cmdline() for p in postmasters]
+        data = random_bytes(10_000)
+        with new_session() as session:
+            digest = push_blob(session, default_serve.url, "shared/db", data)
+            resp = session.get(f"{second.url}/v2/shared/db/blobs/{digest}")
+            assert resp.status_code == 200 and resp.content == data
+
+        assert default_serve.stop(), default_serve.log()
+        with new_session() as session:  # the first one out leaves the database running
+            resp = session.get(f"{second.url}/v2/shared/db/blobs/{digest}")
+            assert resp.status_code == 200 and resp.content == data
+
+        assert second.stop(), second.log()
+        left = _wait_no_postgres(data_dir, PG_EXIT_TIMEOUT)
+        assert not left, f"PostgreSQL outlived both instances:\n{second.log()}"
+    finally:
+        second.cleanup()
