@@ -1,0 +1,699 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""hareg against CNCF distribution, on the same machine and the same kind of storage.
+
+``python -m benchmarks.run --storage filesystem|s3 --out results.json [--quick]``
+
+Starts on loopback ports: hareg as ``hareg serve`` runs it (gunicorn, gevent workers, one per
+core) on a fresh PostgreSQL database, and distribution (``docker-registry serve``) with the
+same kind of storage (a directory each, or one bucket each on the same moto server). Every
+scenario runs against both, alternating which goes first, ``--reps`` times; the table shows
+medians. Each operation verifies what it receives; a scenario with errors shows the errors
+instead of a figure. Besides speed, each run records the servers' CPU seconds and peak RSS
+(master + workers, from /proc), hareg's PostgreSQL backend CPU, the client's own CPU, and on S3
+the S3 calls (from moto's request log) and moto's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from . import gevent_check
+from . import ops as o
+from .httpclient import LoadResult, Op, percentile, run_ops
+from .servers import Distribution, Hareg, Meter, Moto, Postgres, Server, StorageSpec, Usage
+
+MIB = 1024 * 1024
+HAREG, DIST = "hareg", "distribution"
+
+
+@dataclass
+class Row:
+    key: str
+    unit: str  # "MiB/s", "req/s" or "ms" (then lower is better)
+    hareg_only: bool = False
+    target: str = ""  # "ratio>=1", "ratio>=10", "p50<20ms", "growth<64MiB"
+    note: str = ""
+
+
+@dataclass
+class Sample:
+    row: str
+    server: str
+    rep: int
+    value: float | None
+    p50_ms: float
+    p95_ms: float
+    ops: int
+    requests: int
+    errors: int
+    error_samples: list[str]
+    wall_s: float
+    payload_bytes: int
+    client_cpu_s: float
+    usage: Usage
+    extra: dict[str, Any] = field(default_factory=dict)
+    done: list[int] = field(default_factory=list, repr=False)  # indices of the ops that succeeded
+
+
+@dataclass
+class Sizes:
+    reps: int
+    small: tuple[int, int] = (MIB, 64)
+    large: tuple[int, int] = (64 * MIB, 4)
+    chunked: tuple[int, int, int] = (64 * MIB, 2, 5 * MIB)
+    manifests: int = 500
+    tags: int = 2000
+    repos: int = 500
+    referrers: int = 200
+    big: int = 1024 * MIB
+    list_ops: int = 20
+    walk_ops: int = 5
+    referrer_ops: int = 100
+    get_passes: int = 3  # manifest GET/HEAD rows fetch every stored manifest this many times
+    cap_s: float = 20.0  # no operation of a measurement starts after this many seconds
+    budget_s: float = 60.0  # a row whose samples took this long on a server gets no more reps
+    big_both: bool = True  # the 1 GiB push/pull on distribution too (not only hareg)
+
+
+FULL = Sizes(reps=3)
+#: On S3 every figure is bounded by moto (single-threaded Python): short caps keep the run
+#: under 10 minutes; what matters there is CPU per GB / per request and S3 calls per operation.
+FULL_S3 = Sizes(reps=3, cap_s=2.0, budget_s=6.0, big_both=False)
+QUICK = Sizes(reps=1, small=(MIB, 32), large=(64 * MIB, 2), chunked=(64 * MIB, 1, 5 * MIB),
+              manifests=200, tags=2000, repos=500, referrers=200, big=256 * MIB, list_ops=10,
+              walk_ops=3, referrer_ops=50, get_passes=2, cap_s=3.0, budget_s=4.0)
+
+
+class Bench:
+    def __init__(self, servers: dict[str, Server], moto: Moto | None, sizes: Sizes,
+                 procs: int) -> None:
+        self.servers = servers
+        self.moto = moto
+        self.sizes = sizes
+        self.procs = procs
+        self.rows: dict[str, Row] = {}
+        self.samples: list[Sample] = []
+        self.content = o.Content(64 * MIB)
+
+    def order(self, rep: int, hareg_only: bool = False) -> list[Server]:
+        names = [HAREG] if hareg_only else ([HAREG, DIST] if rep % 2 == 0 else [DIST, HAREG])
+        return [self.servers[n] for n in names]
+
+    def setup(self, server: Server, what: str, ops: Sequence[Op], concurrency: int = 8) -> None:
+        """Untimed preparation; any error aborts the run (the scenario would be meaningless)."""
+        t0 = time.perf_counter()
+        res = run_ops(server.host, server.port, ops, concurrency)
+        if res.errors:
+            raise RuntimeError(f"setup {what!r} on {server.name} failed: {res.error_samples}"
+                               f"\n{server.log_tail()}")
+        if len(ops) > 50:
+            print(f"  (setup: {what} on {server.name}: {len(ops)} ops in "
+                  f"{time.perf_counter() - t0:.1f} s)", flush=True)
+
+    def over_budget(self, row: Row, server: Server) -> bool:
+        """True when this row already took its time budget on this server (then: no more
+        repetitions, the samples so far stand)."""
+        name = self.name_of(server)
+        spent = sum(s.wall_s for s in self.samples if s.row == row.key and s.server == name)
+        return spent > self.sizes.budget_s
+
+    def name_of(self, server: Server) -> str:
+        return next(k for k, v in self.servers.items() if v is server)
+
+    def measure(self, row: Row, server: Server, rep: int, ops: Sequence[Op],
+                concurrency: int, extra: dict[str, Any] | None = None) -> Sample | None:
+        """One timed run of ``ops``; None when skipped because the row is over budget."""
+        self.rows.setdefault(row.key, row)
+        if rep > 0 and self.over_budget(row, server):
+            return None
+        with Meter(server, self.moto) as meter:
+            res: LoadResult = run_ops(server.host, server.port, ops, concurrency, self.procs,
+                                      self.sizes.cap_s)
+        extra = dict(extra or {})
+        if res.ops + res.errors < len(ops):
+            extra["done"] = f"{res.ops + res.errors}/{len(ops)}"
+        lat = [x * 1000 for x in res.latencies]
+        if res.errors:
+            value = None
+        elif row.unit == "MiB/s":
+            value = res.payload_bytes / MIB / res.wall
+        elif row.unit == "req/s":
+            value = res.ops / res.wall
+        else:
+            value = statistics.median(lat)
+        name = self.name_of(server)
+        sample = Sample(row.key, name, rep, value, percentile(lat, 50),
+                        percentile(lat, 95), res.ops, res.requests, res.errors,
+                        res.error_samples, res.wall, res.payload_bytes, res.client_cpu,
+                        meter.usage, extra, sorted(res.done))
+        self.samples.append(sample)
+        shown = "ERRORS " + "; ".join(res.error_samples[:2]) if value is None else \
+            f"{value:9.1f} {row.unit}"
+        print(f"  {row.key:<34} {name:<12} rep {rep}  {shown}  "
+              f"(cpu {meter.usage.cpu:.2f}s, client {res.client_cpu:.2f}s, "
+              f"wall {res.wall:.2f}s{', done ' + extra['done'] if 'done' in extra else ''})",
+              flush=True)
+        return sample
+
+
+# ------------------------------------------------------------------------ scenarios
+
+
+def bench_catalog(b: Bench) -> None:
+    """_catalog over N repositories (each made by mounting one tiny blob), paginated n=100."""
+    n = b.sizes.repos
+    seed = b.content.blob(512, "catalog")
+    repos = [f"bench/catalog/r{i:04d}" for i in range(n)]
+    for server in b.servers.values():
+        b.setup(server, "catalog seed", [partial(o.push_monolithic, repo="bench/catalog-src",
+                                                 blob=seed)], 1)
+        b.setup(server, "catalog repos",
+                [partial(o.mount_blob, repo=r, source="bench/catalog-src", blob=seed)
+                 for r in repos], 16)
+    row = Row(f"_catalog walk {n} repos, n=100", "ms", target="ratio>=10")
+    for rep in range(b.sizes.reps):
+        for server in b.order(rep):
+            stats: dict[str, int] = {}
+            b.measure(row, server, rep,
+                      [partial(o.walk_catalog, n=100, expected=repos, stats=stats)]
+                      * b.sizes.walk_ops, 1, {"pages": stats})
+
+
+def bench_blobs(b: Bench) -> None:
+    """Monolithic push (POST + one PUT) then pull, fresh blobs every repetition."""
+    for size, count in (b.sizes.small, b.sizes.large):
+        label = f"{size // MIB} MiB x {count}"
+        for conc in (1, 8):
+            push = Row(f"push {label} c{conc}", "MiB/s", target="ratio>=1")
+            pull = Row(f"pull {label} c{conc}", "MiB/s", target="ratio>=1")
+            if count < conc:
+                push.note = pull.note = f"only {count} blobs: effective concurrency {count}"
+            for rep in range(b.sizes.reps):
+                blobs = [b.content.blob(size, f"{label}/{conc}/{rep}") for _ in range(count)]
+                repo = f"bench/blobs-{size // MIB}m-c{conc}-r{rep}"
+                pushed: dict[str, list[int]] = {}
+                for server in b.order(rep):
+                    push_ops = [partial(o.push_monolithic, repo=repo, blob=x) for x in blobs]
+                    sample = b.measure(push, server, rep, push_ops, conc)
+                    if sample is not None:
+                        pushed[b.name_of(server)] = sample.done
+                    elif not b.over_budget(pull, server):
+                        b.setup(server, "blobs to pull", push_ops, conc)
+                        pushed[b.name_of(server)] = list(range(count))
+                for server in b.order(rep + 1):
+                    done = pushed.get(b.name_of(server))
+                    if done:
+                        b.measure(pull, server, rep,
+                                  [partial(o.pull_blob, repo=repo, blob=blobs[i]) for i in done],
+                                  conc)
+                del blobs
+
+
+def bench_chunked(b: Bench) -> None:
+    size, count, chunk = b.sizes.chunked
+    row = Row(f"chunked push {size // MIB} MiB x {count} ({chunk // MIB} MiB PATCH) c1", "MiB/s",
+              target="ratio>=1")
+    for rep in range(b.sizes.reps):
+        blobs = [b.content.blob(size, f"chunked/{rep}") for _ in range(count)]
+        for server in b.order(rep):
+            b.measure(row, server, rep, [partial(o.push_chunked, repo=f"bench/chunked-r{rep}",
+                                                 blob=x, chunk=chunk) for x in blobs], 1)
+
+
+def _image_blobs(b: Bench, label: str) -> tuple[o.Blob, list[o.Blob]]:
+    config = b.content.blob(1500, f"{label}/config")
+    layers = [b.content.blob(4096, f"{label}/layer{i}") for i in range(3)]
+    return config, layers
+
+
+def _push_image_blobs(b: Bench, server: Server, repo: str, blobs: list[o.Blob]) -> None:
+    b.setup(server, f"blobs of {repo}",
+            [partial(o.push_monolithic, repo=repo, blob=x) for x in blobs], 4)
+
+
+def bench_manifests(b: Bench) -> None:
+    """PUT (with a tag), GET by tag, GET by digest, HEAD by tag; N manifests, c1 and c16."""
+    n = b.sizes.manifests
+    again = (f"each of the {n} manifests {b.sizes.get_passes} times"
+             if b.sizes.get_passes > 1 else "")
+    for conc in (1, 16):
+        rows = {
+            "put": Row(f"manifest PUT c{conc}", "req/s", note=f"{n} manifests, one tag each"),
+            "get_tag": Row(f"manifest GET by tag c{conc}", "req/s",
+                           target="ratio>=1" if conc == 16 else "", note=again),
+            "get_digest": Row(f"manifest GET by digest c{conc}", "req/s",
+                              target="ratio>=1" if conc == 16 else "", note=again),
+            "head": Row(f"manifest HEAD by tag c{conc}", "req/s",
+                        target="ratio>=1" if conc == 16 else "", note=again),
+        }
+        for rep in range(b.sizes.reps):
+            config, layers = _image_blobs(b, f"manifests/{conc}/{rep}")
+            mans = [o.image_manifest(config, layers, f"{conc}/{rep}/{i}") for i in range(n)]
+            repo = f"bench/manifests-c{conc}-r{rep}"
+            for server in b.servers.values():
+                _push_image_blobs(b, server, repo, [config, *layers])
+            stored: dict[str, list[int]] = {}
+            for server in b.order(rep):
+                put_ops = [partial(o.put_manifest, repo=repo, ref=f"t{i}", m=m)
+                           for i, m in enumerate(mans)]
+                sample = b.measure(rows["put"], server, rep, put_ops, conc)
+                if sample is None:  # over budget: store them all, untimed
+                    b.setup(server, "manifests", put_ops, conc)
+                    stored[b.name_of(server)] = list(range(n))
+                else:
+                    stored[b.name_of(server)] = sample.done
+            for key, fn, by_tag in (("get_tag", o.get_manifest, True),
+                                    ("get_digest", o.get_manifest, False),
+                                    ("head", o.head_manifest, True)):
+                for server in b.order(rep):
+                    b.measure(rows[key], server, rep,
+                              [partial(fn, repo=repo, ref=f"t{i}" if by_tag else mans[i].digest,
+                                       m=mans[i])
+                               for _ in range(b.sizes.get_passes)
+                               for i in stored[b.name_of(server)]], conc)
+
+
+def bench_tags(b: Bench) -> None:
+    n = b.sizes.tags
+    repo = "bench/tags"
+    config, layers = _image_blobs(b, "tags")
+    man = o.image_manifest(config, layers, "tags")
+    tags = sorted(f"v{i:05d}" for i in range(n))
+    for server in b.servers.values():
+        _push_image_blobs(b, server, repo, [config, *layers])
+        b.setup(server, "tags", [partial(o.put_manifest, repo=repo, ref=t, m=man) for t in tags],
+                16)
+    whole = Row(f"tags/list {n} tags, whole", "ms", target="ratio>=10")
+    paged = Row(f"tags/list {n} tags, walk n=100", "ms", target="ratio>=10",
+                note="distribution 2.8 ignores n: it answers all tags in one page")
+    for rep in range(b.sizes.reps):
+        for server in b.order(rep):
+            b.measure(whole, server, rep, [partial(o.list_tags, repo=repo, n=None,
+                                                   expected=tags)] * b.sizes.list_ops, 1)
+        for server in b.order(rep + 1):
+            stats: dict[str, int] = {}
+            b.measure(paged, server, rep,
+                      [partial(o.list_tags, repo=repo, n=100, expected=tags, stats=stats)]
+                      * b.sizes.walk_ops, 1, {"pages": stats})
+
+
+def bench_referrers(b: Bench) -> None:
+    """An image with N referrers (two artifact types); GET referrers with and without filter.
+    distribution 2.8 has no referrers API: hareg alone."""
+    server = b.servers[HAREG]
+    repo = "bench/referrers"
+    config, layers = _image_blobs(b, "referrers")
+    empty = o.Blob(o.sha256_digest(b"{}"), 2, b"{}")
+    _push_image_blobs(b, server, repo, [config, *layers, empty])
+    subject = o.image_manifest(config, layers, "subject")
+    b.setup(server, "subject", [partial(o.put_manifest, repo=repo, ref="subject", m=subject)], 1)
+    types = ("application/vnd.example.sbom.v1", "application/vnd.example.signature.v1")
+    arts = [o.image_manifest(empty, [empty], f"ref{i}", artifact_type=types[i % 2],
+                             subject=subject, config_type=o.OCI_EMPTY)
+            for i in range(b.sizes.referrers)]
+    b.setup(server, "referrers", [partial(o.put_manifest, repo=repo, ref=a.digest, m=a)
+                                  for a in arts], 8)
+    every = {a.digest for a in arts}
+    sboms = {a.digest for i, a in enumerate(arts) if i % 2 == 0}
+    n = b.sizes.referrers
+    plain = Row(f"referrers of {n}, no filter c1", "ms", hareg_only=True, target="p50<20ms")
+    filtered = Row(f"referrers of {n}, artifactType c1", "ms", hareg_only=True,
+                   target="p50<20ms", note=f"{len(sboms)} match the filter")
+    for rep in range(b.sizes.reps):
+        b.measure(plain, server, rep, [partial(o.get_referrers, repo=repo, subject=subject,
+                                               artifact_type=None, expected=every)]
+                  * b.sizes.referrer_ops, 1)
+        b.measure(filtered, server, rep, [partial(o.get_referrers, repo=repo, subject=subject,
+                                                  artifact_type=types[0], expected=sboms)]
+                  * b.sizes.referrer_ops, 1)
+
+
+def bench_big(b: Bench) -> None:
+    """One blob of 1 GiB pushed in one PUT and pulled back: RSS growth of the busiest process."""
+    size = b.sizes.big
+    label = f"{size // MIB} MiB" if size < 1024 * MIB else f"{size // (1024 * MIB)} GiB"
+    blob = b.content.big(size, "big")
+    push = Row(f"push {label} in one PUT", "MiB/s", target="growth<64MiB",
+               hareg_only=not b.sizes.big_both)
+    pull = Row(f"pull {label}", "MiB/s", target="growth<64MiB", hareg_only=not b.sizes.big_both)
+    push.note = ("servers restarted and warmed up (one 1 MiB push and pull) first, so the RSS "
+                 "rise is what the big blob adds to fresh workers")
+    if not b.sizes.big_both:
+        push.note += "; hareg only on S3 (moto needs minutes per GiB)"
+    warm = b.content.blob(MIB, "warm")
+    for server in b.order(0, push.hareg_only):
+        server.restart()
+        b.setup(server, "warm-up", [partial(o.push_monolithic, repo="bench/warm", blob=warm),
+                                    partial(o.pull_blob, repo="bench/warm", blob=warm)], 1)
+    for server in b.order(0, push.hareg_only):
+        b.measure(push, server, 0, [partial(o.push_monolithic, repo="bench/big", blob=blob)], 1)
+    for server in b.order(1, pull.hareg_only):
+        b.measure(pull, server, 0, [partial(o.pull_blob, repo="bench/big", blob=blob)], 1)
+
+
+SCENARIOS: dict[str, Callable[[Bench], None]] = {
+    "catalog": bench_catalog,
+    "blobs": bench_blobs,
+    "chunked": bench_chunked,
+    "manifests": bench_manifests,
+    "tags": bench_tags,
+    "referrers": bench_referrers,
+    "big": bench_big,
+}
+
+
+# -------------------------------------------------------------------------- summary
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(b: Bench) -> list[dict[str, Any]]:
+    out = []
+    for row in b.rows.values():
+        entry: dict[str, Any] = dataclasses.asdict(row)
+        for name in (HAREG, DIST):
+            samples = [s for s in b.samples if s.row == row.key and s.server == name]
+            if not samples:
+                continue
+            errors = sum(s.errors for s in samples)
+            gb = sum(s.payload_bytes for s in samples) / 1e9
+            reqs = sum(s.requests for s in samples)
+            cpu = sum(s.usage.cpu for s in samples)
+            db_cpu = sum(s.usage.db_cpu for s in samples)
+            wall = sum(s.wall_s for s in samples)
+            ops = sum(s.ops for s in samples)
+            calls: dict[str, int] = {}
+            for s in samples:
+                for k, v in s.usage.s3_calls.items():
+                    calls[k] = calls.get(k, 0) + v
+            entry[name] = {
+                "value": None if errors else _median([s.value for s in samples
+                                                      if s.value is not None]),
+                "values": [s.value for s in samples],
+                "p50_ms": _median([s.p50_ms for s in samples]),
+                "p95_ms": _median([s.p95_ms for s in samples]),
+                "errors": errors,
+                "error_samples": [e for s in samples for e in s.error_samples][:5],
+                "cpu_s": _median([s.usage.cpu for s in samples]),
+                "cpu_s_per_gb": cpu / gb if gb else None,
+                "cpu_s_per_1k_req": cpu / reqs * 1000 if reqs else None,
+                "db_cpu_s_per_gb": db_cpu / gb if gb else None,
+                "db_cpu_s_per_1k_req": db_cpu / reqs * 1000 if reqs else None,
+                "peak_rss_mib": max(s.usage.peak_rss_mib for s in samples),
+                "growth_mib": max(s.usage.growth_mib for s in samples),
+                "client_cpu_pct": 100 * sum(s.client_cpu_s for s in samples) / wall
+                if wall else None,
+                "s3_cpu_s": _median([s.usage.s3_cpu for s in samples]),
+                "s3_calls_per_op": sum(calls.values()) / ops if ops and calls else None,
+                "s3_calls": calls,
+                "extra": [s.extra for s in samples if s.extra],
+            }
+        h, d = entry.get(HAREG, {}).get("value"), entry.get(DIST, {}).get("value")
+        ratio = None
+        if h and d:
+            ratio = d / h if row.unit == "ms" else h / d
+        entry["ratio"] = ratio
+        entry["target_met"] = _target_met(row, entry)
+        out.append(entry)
+    return out
+
+
+def _target_met(row: Row, entry: dict[str, Any]) -> bool | None:
+    h = entry.get(HAREG) or {}
+    if not row.target or h.get("value") is None:
+        return None if not row.target else False
+    if row.target.startswith("ratio>="):
+        r = entry.get("ratio")
+        return r is not None and r >= float(row.target[7:])
+    if row.target == "p50<20ms":
+        return h["p50_ms"] < 20
+    if row.target == "growth<64MiB":
+        return h["growth_mib"] < 64
+    return None
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _rst_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(header)]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def _figure(entry: dict[str, Any], name: str, unit: str) -> str:
+    s = entry.get(name)
+    if s is None:
+        return "n/a"
+    if s["errors"]:
+        return f"ERRORS ({s['errors']})"
+    text = _fmt(s["value"])
+    if unit == "req/s":
+        text += f" ({_fmt(s['p50_ms'], 2)}/{_fmt(s['p95_ms'], 2)})"
+    if unit == "ms":
+        text += f" (p95 {_fmt(s['p95_ms'])})"
+    return text
+
+
+def speed_table(summary: list[dict[str, Any]]) -> str:
+    rows = []
+    for e in summary:
+        unit = e["unit"]
+        met = {True: "met", False: "MISSED", None: ""}[e["target_met"]]
+        target = e["target"].replace("ratio", "").replace(">=", "≥")
+        rows.append([e["key"], unit if unit != "ms" else "ms p50",
+                     _figure(e, HAREG, unit), _figure(e, DIST, unit),
+                     _fmt(e["ratio"], 2) if e["ratio"] else "-",
+                     f"{target} {met}".strip()])
+    return _rst_table(["scenario", "unit", "hareg", "distribution", "ratio", "target"], rows)
+
+
+def resource_table(summary: list[dict[str, Any]], s3: bool) -> str:
+    rows = []
+    for e in summary:
+        per_gb = e["unit"] == "MiB/s"
+        h, d = e.get(HAREG), e.get(DIST)
+
+        def cpu(s: dict[str, Any] | None, db: bool = False,
+                per_gb: bool = per_gb) -> str:
+            if s is None:
+                return "-"
+            key = ("db_" if db else "") + ("cpu_s_per_gb" if per_gb else "cpu_s_per_1k_req")
+            return _fmt(s[key], 2)
+
+        row = [e["key"], "s/GB" if per_gb else "s/1k req", cpu(h), cpu(h, db=True), cpu(d),
+               f"{_fmt(h and h['peak_rss_mib'], 0)} / {_fmt(d and d['peak_rss_mib'], 0)}",
+               f"{_fmt(h and h['growth_mib'], 1)} / {_fmt(d and d['growth_mib'], 1)}",
+               f"{_fmt(h and h['client_cpu_pct'], 0)} / {_fmt(d and d['client_cpu_pct'], 0)}"]
+        if s3:
+            row += [f"{_fmt(h and h['s3_calls_per_op'], 1)} / "
+                    f"{_fmt(d and d['s3_calls_per_op'], 1)}",
+                    f"{_fmt(h and h['s3_cpu_s'], 1)} / {_fmt(d and d['s3_cpu_s'], 1)}"]
+        rows.append(row)
+    header = ["scenario", "CPU per", "hareg CPU", "+ its PG", "distr. CPU",
+              "peak RSS MiB h / d", "max RSS rise MiB h / d", "client CPU % h / d"]
+    if s3:
+        header += ["S3 calls/op h / d", "moto CPU s h / d"]
+    return _rst_table(header, rows)
+
+
+def notes(summary: list[dict[str, Any]]) -> list[str]:
+    out = []
+    by_note: dict[str, list[str]] = {}
+    for e in summary:
+        if e["note"]:
+            by_note.setdefault(e["note"], []).append(e["key"])
+        extra = [x.get("done") for name in (HAREG, DIST) for x in (e.get(name) or {}).get(
+            "extra", []) if x.get("done")]
+        if extra:
+            out.append(f"{e['key']}: time cap reached, operations done: {', '.join(extra)}")
+    out = [f"{', '.join(keys)}: {note}" for note, keys in by_note.items()] + out
+    for e in summary:
+        for name in (HAREG, DIST):
+            s = e.get(name)
+            if s and s["errors"]:
+                out.append(f"{e['key']} / {name}: {s['errors']} errors, e.g. "
+                           + " | ".join(s["error_samples"][:2]))
+            if s and s["client_cpu_pct"] and s["client_cpu_pct"] > 80:
+                out.append(f"{e['key']} / {name}: client used {s['client_cpu_pct']:.0f}% of a "
+                           "core: the client may be the bottleneck")
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--storage", choices=("filesystem", "s3"), default="filesystem")
+    parser.add_argument("--out", type=Path, default=Path("results.json"))
+    parser.add_argument("--quick", action="store_true", help="a ~2 minute smoke run")
+    parser.add_argument("--reps", type=int, help="repetitions (default 3, quick 1)")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="hareg gevent workers (default: cores)")
+    parser.add_argument("--client-procs", type=int, default=1,
+                        help="client processes per scenario (threads are split among them)")
+    parser.add_argument("--only", default="", help="comma-separated scenario groups: "
+                        + ",".join(SCENARIOS) + ",gevent")
+    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="admin URL of the PostgreSQL server hareg's database is made on")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--report", type=Path, metavar="RESULTS_JSON",
+                        help="only print the tables of an earlier run's results file")
+    args = parser.parse_args(argv)
+    if args.report:
+        print(report(json.loads(args.report.read_text())))
+        return 0
+
+    sizes = dataclasses.replace(QUICK if args.quick else FULL_S3 if args.storage == "s3"
+                                else FULL)
+    if args.reps:
+        sizes.reps = args.reps
+    groups = [g for g in args.only.split(",") if g] or [*SCENARIOS, "gevent"]
+    work = Path(tempfile.mkdtemp(prefix="hareg-bench-", dir="/var/tmp"))
+    pg = Postgres(args.database)
+    moto: Moto | None = None
+    servers: dict[str, Server] = {}
+    started = time.time()
+    load_before = os.getloadavg()
+    result: dict[str, Any] = {}
+    try:
+        if args.storage == "s3":
+            moto = Moto(work)
+            moto.start()
+        spec = StorageSpec(args.storage, root=work / "storage", moto=moto)
+        servers = {HAREG: Hareg(work / HAREG, spec, pg, args.workers),
+                   DIST: Distribution(work / DIST, spec)}
+        for server in servers.values():
+            server.start()
+        bench = Bench(servers, moto, sizes, args.client_procs)
+        print(f"hareg pid {servers[HAREG].pids()}  distribution pid {servers[DIST].pids()}  "
+              f"work dir {work}", flush=True)
+        for group in groups:
+            if group in SCENARIOS:
+                print(f"== {group}", flush=True)
+                SCENARIOS[group](bench)
+        gevent: dict[str, Any] | None = None
+        if "gevent" in groups:
+            print("== gevent check", flush=True)
+            gevent = gevent_check.run(work / "gevent", pg)
+            print(f"  16 x pg_sleep(0.05) on 1 worker: {gevent['wall_ms_median']:.0f} ms "
+                  f"(serialized would be {gevent['serialized_ms']} ms), at most "
+                  f"{gevent['max_overlapping_queries']} queries overlapped", flush=True)
+        summary = summarize(bench)
+        result = {
+            "meta": {
+                "command": "python -m benchmarks.run " + shlex.join(argv or sys.argv[1:]),
+                "storage": args.storage, "quick": args.quick, "reps": sizes.reps,
+                "hareg_workers": args.workers, "client_procs": args.client_procs,
+                "cores": os.cpu_count(), "python": platform.python_version(),
+                "distribution": _distribution_version(),
+                "hareg_commit": _git_commit(),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+                "duration_s": round(time.time() - started, 1),
+                "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+            },
+            "summary": summary,
+            "gevent_check": gevent,
+            "samples": [{k: v for k, v in dataclasses.asdict(s).items() if k != "done"}
+                        for s in bench.samples],
+        }
+        args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+        print()
+        print(report(result))
+        print(f"\nresults in {args.out}")
+    finally:
+        for server in servers.values():
+            server.stop()
+        if moto is not None:
+            moto.stop()
+        pg.drop_all()
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0 if result else 1
+
+
+def report(result: dict[str, Any]) -> str:
+    """The tables and notes of one run, as reStructuredText."""
+    meta, summary = result["meta"], result["summary"]
+    parts = [
+        f"``{meta['command']}`` — storage {meta['storage']}, {meta['reps']} repetition(s) "
+        f"(medians), {meta['cores']} cores, hareg {meta['hareg_workers']} workers, "
+        f"distribution {meta['distribution']}, {meta['duration_s']:.0f} s, load average "
+        f"{meta['loadavg_before'][0]:.1f} before / {meta['loadavg_after'][0]:.1f} after.",
+        "",
+        "Speed (req/s rows: p50/p95 latency ms in brackets; ratio = hareg speed / "
+        "distribution speed, > 1 means hareg is faster):",
+        "",
+        speed_table(summary),
+        "",
+        "Resources (CPU seconds per GB moved or per 1,000 requests; peak RSS summed over "
+        "master + workers; RSS rise = largest rise of one process over its RSS before the run; "
+        "client CPU in % of one core):",
+        "",
+        resource_table(summary, meta["storage"] == "s3"),
+    ]
+    gevent = result.get("gevent_check")
+    if gevent:
+        parts += ["", f"gevent check: {gevent['concurrency']} concurrent requests, each running "
+                  f"one {gevent['query_ms']} ms query, on one worker: "
+                  f"{gevent['wall_ms_median']:.0f} ms in total (median; serialized would be "
+                  f"{gevent['serialized_ms']} ms); up to {gevent['max_overlapping_queries']} "
+                  "queries overlapped."]
+    extra = notes(summary)
+    if extra:
+        parts += ["", "Notes:", ""] + [f"- {n}" for n in extra]
+    return "\n".join(parts)
+
+
+def _distribution_version() -> str:
+    try:
+        out = subprocess.run(["/usr/bin/docker-registry", "--version"], capture_output=True,
+                             text=True, timeout=10).stdout
+        return out.split()[-1]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
