@@ -119,6 +119,9 @@ class HaregServer(BaseApplication):
         from .logs import setup_logging
 
         patch_if_gevent()
+        from .registry.hashing import ResumableHash
+
+        ResumableHash("sha256")  # load libcrypto now, not in the first upload's request
         setup_logging(self.hareg_config.log)
         return create_app(self.hareg_config)
 

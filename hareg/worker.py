@@ -84,6 +84,12 @@ class HaregWorker(GeventWorker):
         # "idle" (a keep-alive connection between two requests)
         self.connections: dict[Any, str] = {}
 
+    def init_process(self) -> None:
+        from .sendfile import install
+
+        install()  # zero-copy file responses (blob pulls on the filesystem driver)
+        super().init_process()
+
     # ----------------------------------------------------------------- signals
 
     def _begin_shutdown(self) -> None:
