@@ -31,7 +31,7 @@ import stat as stat_mod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .base import (
     CHUNK_SIZE,
@@ -72,11 +72,36 @@ def _os_errors(key: str, writing: bool = False) -> Iterator[None]:
         raise StorageError(f"filesystem error on {key!r}: {exc}") from exc
 
 
+def _blocking(func: Callable[..., _T], *args: Any) -> _T:
+    """Run a slow syscall (fsync, large pwrite) off the event loop under gevent.
+
+    In a gevent worker a blocking fsync stalls every greenlet of the worker; gevent's thread
+    pool runs it in a real thread instead. Elsewhere (CLI, tests) it is a plain call.
+    """
+    if _gevent_active():
+        import gevent
+
+        return gevent.get_hub().threadpool.apply(func, args)
+    return func(*args)
+
+
+def _gevent_active() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("socket")
+
+
+def _fsync(fd: int) -> None:
+    _blocking(os.fsync, fd)
+
+
 def _fsync_dir(path: str) -> None:
     """Make a rename or create in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        os.fsync(fd)
+        _fsync(fd)
     finally:
         os.close(fd)
 
@@ -172,7 +197,7 @@ class FilesystemDriver(StorageDriver):
                         f.write(chunk)
                         size += len(chunk)
                     f.flush()
-                    os.fsync(f.fileno())
+                    _fsync(f.fileno())
                 os.replace(tmp, path)
             except BaseException:
                 with suppress(OSError):
@@ -375,8 +400,8 @@ class FilesystemDriver(StorageDriver):
         with _os_errors(key):
             fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
             try:
-                _pwrite_all(fd, data, offset)
-                os.fsync(fd)
+                _blocking(_pwrite_all, fd, data, offset)
+                _fsync(fd)
             finally:
                 os.close(fd)
         # The token records where the part went, so complete can verify that
@@ -394,7 +419,7 @@ class FilesystemDriver(StorageDriver):
                     raise StorageError(f"multipart upload to {key!r} is missing data")
                 if size > total:
                     os.ftruncate(fd, total)
-                os.fsync(fd)
+                _fsync(fd)
             finally:
                 os.close(fd)
             final = self._path(key)
