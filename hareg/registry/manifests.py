@@ -78,16 +78,22 @@ def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
     with reg.db.transaction() as cur:
         repo_id = queries.ensure_repository(cur, repository)
         locks.xact_lock_shared(cur, locks.BLOB, digest)
-        # Written under the shared digest lock: a sweep deleting this digest's object and row
-        # either finished before (the object is written again here) or waits for our commit.
-        reg.storage.put_bytes(layout.blob_data(digest), payload)
-        reg.storage.put_bytes(layout.revision_link(repository, digest),
-                              layout.link_content(digest))
-        queries.insert_blob(cur, digest, len(payload))
-        manifest_id = record_manifest(cur, repo_id, digest, payload, parsed,
-                                      sparse=reg.settings.sparse_indexes)
+        cur.execute("SELECT id FROM manifests WHERE repository_id = %s AND digest = %s"
+                    " FOR SHARE", (repo_id, digest))
+        row = cur.fetchone()
+        if row is not None:  # a re-push or a new tag: the row vouches for its objects
+            manifest_id = row[0]
+        else:
+            # Written under the shared digest lock: a sweep deleting this digest's object and
+            # row either finished before (the object is written again here) or waits for us.
+            reg.storage.put_bytes(layout.blob_data(digest), payload)
+            reg.storage.put_bytes(layout.revision_link(repository, digest),
+                                  layout.link_content(digest))
+            queries.insert_blob(cur, digest, len(payload))
+            manifest_id = record_manifest(cur, repo_id, digest, payload, parsed,
+                                          sparse=reg.settings.sparse_indexes)
         for tag in tags:
-            _move_tag(reg, cur, repo_id, repository, tag, manifest_id, digest)
+            move_tag(reg, cur, repo_id, repository, tag, manifest_id, digest)
     return PushResult(digest, parsed.subject, tuple(tags))
 
 
@@ -175,17 +181,24 @@ def _present_children(cur: cursor, repo_id: int, parsed: ParsedManifest,
     return present
 
 
-def _move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str,
-              manifest_id: int, digest: str) -> None:
-    """Point a tag at a manifest: storage links and row change under one per-tag lock."""
+def move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str,
+             manifest_id: int, digest: str) -> None:
+    """Point a tag at a manifest: storage links and row change under one per-tag lock.
+
+    Also used by promotion (hareg.gc.promotion). A tag already on this manifest keeps its
+    links (the row guarantees they were written) and only gets a fresh push time.
+    """
     locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
-    if is_immutable(reg.retention, repository, tag):
-        cur.execute("SELECT manifest_id FROM tags WHERE repository_id = %s AND name = %s",
+    cur.execute("SELECT manifest_id FROM tags WHERE repository_id = %s AND name = %s",
+                (repo_id, tag))
+    row = cur.fetchone()
+    if row is not None and row[0] == manifest_id:
+        cur.execute("UPDATE tags SET updated_at = now() WHERE repository_id = %s AND name = %s",
                     (repo_id, tag))
-        row = cur.fetchone()
-        if row is not None and row[0] != manifest_id:
-            raise Denied(f"tag {tag!r} is immutable in {repository!r}: it cannot be moved",
-                         detail={"repository": repository, "tag": tag})
+        return
+    if row is not None and is_immutable(reg.retention, repository, tag):
+        raise Denied(f"tag {tag!r} is immutable in {repository!r}: it cannot be moved",
+                     detail={"repository": repository, "tag": tag})
     reg.storage.put_bytes(layout.tag_index_link(repository, tag, digest),
                           layout.link_content(digest))
     reg.storage.put_bytes(layout.tag_current_link(repository, tag), layout.link_content(digest))
@@ -195,12 +208,6 @@ def _move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: st
         " DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()",
         (repo_id, tag, manifest_id),
     )
-
-
-def move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str,
-             manifest_id: int, digest: str) -> None:
-    """Public for promotion (hareg.gc.promotion): the same per-tag lock and immutability."""
-    _move_tag(reg, cur, repo_id, repository, tag, manifest_id, digest)
 
 
 def get_manifest(reg: Registry, repository: str, reference: str,
