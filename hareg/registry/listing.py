@@ -40,20 +40,23 @@ def _page(rows: list[tuple], n: int | None) -> Page:
 
 
 def list_tags(reg: Registry, repository: str, n: int | None, last: str | None) -> Page:
+    limit = MAX_PAGE if n is None else min(n, MAX_PAGE)
     with reg.db.read() as cur:
-        cur.execute("SELECT id FROM repositories WHERE name = %s", (repository,))
-        row = cur.fetchone()
-        if row is None:
-            raise NameUnknown(detail={"name": repository})
-        if n == 0:
-            return Page([], more=False)
-        limit = MAX_PAGE if n is None else min(n, MAX_PAGE)
-        cur.execute(
-            'SELECT name FROM tags WHERE repository_id = %s AND name COLLATE "C" > %s'
-            ' ORDER BY name COLLATE "C" LIMIT %s',
-            (row[0], last or "", limit + 1),
-        )
-        return _page(cur.fetchall(), n)
+        rows: list[tuple] = []
+        if n != 0:
+            cur.execute(
+                # The scalar subquery is a constant to the planner: an index range scan.
+                "SELECT name FROM tags"
+                " WHERE repository_id = (SELECT id FROM repositories WHERE name = %s)"
+                ' AND name COLLATE "C" > %s ORDER BY name COLLATE "C" LIMIT %s',
+                (repository, last or "", limit + 1),
+            )
+            rows = cur.fetchall()
+        if not rows:  # an empty page: tell an empty repository from an unknown one
+            cur.execute("SELECT 1 FROM repositories WHERE name = %s", (repository,))
+            if cur.fetchone() is None:
+                raise NameUnknown(detail={"name": repository})
+        return _page(rows, n)
 
 
 def list_repositories(reg: Registry, n: int | None, last: str | None) -> Page:
