@@ -95,9 +95,25 @@ class Metrics:
             "hareg_storage_errors", "Storage driver calls that failed (not-found excluded).",
             ["operation"], registry=r)
         self._last_waits: dict[int, int] = {}
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._pool_observed = 0.0
 
-    def observe_pool(self, db: Any) -> None:
-        """Copy a Database's counters into this process's samples."""
+    def request_children(self, group: str, method: str, status: str) -> tuple[Any, Any]:
+        """The labelled counter and histogram, looked up once per label set (labels() locks)."""
+        key = (group, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(*key))
+            self._children[key] = children
+        return children
+
+    def observe_pool(self, db: Any, throttled: bool = False) -> None:
+        """Copy a Database's counters into this process's samples (per request: at most
+        every 0.2 s, the pool gauges need no more; at scrape time: always)."""
+        now = time.monotonic()
+        if throttled and now - self._pool_observed < 0.2:
+            return
+        self._pool_observed = now
         self.pool_in_use.set(db.in_use)
         self.pool_size.set(db.size)
         last = self._last_waits.get(id(db), 0)
@@ -243,7 +259,7 @@ class _Exchange:
         with recording():
             metrics.in_flight.inc()
             if db is not None:
-                metrics.observe_pool(db)
+                metrics.observe_pool(db, throttled=True)
 
     def start_response(self, start_response: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
@@ -266,8 +282,9 @@ class _Exchange:
         method = self.environ.get("REQUEST_METHOD", "")
         method = method if method in _METHODS else "other"
         group = self.group_of(self.environ)
-        m.requests.labels(group, method, self.status).inc()
-        m.latency.labels(group, method, self.status).observe(time.perf_counter() - self.start)
+        requests, latency = m.request_children(group, method, self.status)
+        requests.inc()
+        latency.observe(time.perf_counter() - self.start)
         if self.input is not None and self.input.count:
             m.bytes_received.labels(group, method).inc(self.input.count)
         sent = self.sent if sent is None else sent
@@ -275,7 +292,7 @@ class _Exchange:
             m.bytes_sent.labels(group, method).inc(sent)
         m.in_flight.dec()
         if self.db is not None:
-            m.observe_pool(self.db)
+            m.observe_pool(self.db, throttled=True)
 
 
 class _ObservedBody:
@@ -338,8 +355,15 @@ class MetricsMiddleware:
         self.metrics = get_metrics()
 
     def group_of(self, environ: dict[str, Any]) -> str:
-        """The blueprint the request was routed to (the endpoint group), else "unmatched"."""
-        if self.url_map is None:
+        """The blueprint the request was routed to (the endpoint group), else "unmatched".
+
+        Flask's request object, kept in the environ, already knows its rule: no second
+        routing pass per request.
+        """
+        request = environ.get("werkzeug.request")
+        if request is not None and getattr(request, "url_rule", None) is not None:
+            return request.blueprint or "app"
+        if self.url_map is None or request is not None:
             return "unmatched"
         try:
             endpoint, _ = self.url_map.bind_to_environ(environ).match(
