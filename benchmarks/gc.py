@@ -21,8 +21,8 @@ That is 20,000 payloads + 20,000 configs + 60,000 layers = 100,000 blobs, 80,000
 80,000 manifest references, 10,000 tags, and 210,000 objects. ``--scale`` multiplies all.
 
 Run:
-  .venv/bin/python benchmarks/gc.py                                 # filesystem, full size
-  .venv/bin/python benchmarks/gc.py --driver s3 --scale 0.1         # moto: 10,000 blobs
+  .venv/bin/python -m benchmarks.gc                                 # filesystem, full size
+  .venv/bin/python -m benchmarks.gc --driver s3 --scale 0.1         # moto: 10,000 blobs
 Options: --database-url ADMIN_URL (default $HAREG_TEST_DATABASE_URL or a local server),
 --batch N ([gc] batch_size), --jobs N (seeding threads).
 """
@@ -35,29 +35,23 @@ import io
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
 from hareg.config import GcConfig, RegistryConfig
-from hareg.db.migrate import apply_migrations
 from hareg.db.pool import Database
 from hareg.gc.collect import collect_garbage
 from hareg.registry.context import Registry
-from hareg.storage import FilesystemDriver, S3Driver, layout
+from hareg.storage import FilesystemDriver, layout
 from hareg.storage.base import StorageDriver
+
+from .servers import moto_driver, scratch_database
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -157,58 +151,6 @@ def write_objects(storage: StorageDriver, seed: Seed, jobs: int) -> int:
     return len(items)
 
 
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    name = f"hareg_bench_gc_{uuid.uuid4().hex[:8]}"
-
-    def execute(sql: str) -> None:
-        conn = psycopg2.connect(admin_url)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
-
-    execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-    finally:
-        execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def moto_storage() -> Iterator[StorageDriver]:
-    binary = Path(sys.executable).with_name("moto_server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        for _ in range(300):
-            try:
-                opener.open(url, timeout=1)
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.1)
-        driver = S3Driver("bench-gc", endpoint_url=url, region="us-east-1",
-                          access_key_id="testing", secret_access_key="testing", path_style=True)
-        driver.client.create_bucket(Bucket="bench-gc")
-        yield driver
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--driver", choices=("filesystem", "s3"), default="filesystem")
@@ -222,10 +164,9 @@ def main() -> None:
 
     seed = Seed(round(20_000 * args.scale), args.repositories)
     tmp = Path(tempfile.mkdtemp(prefix="hareg-bench-gc-"))
-    storage_cm = (moto_storage() if args.driver == "s3" else _filesystem(tmp))
+    storage_cm = (moto_driver("bench-gc") if args.driver == "s3" else _filesystem(tmp))
     try:
-        with fresh_database(args.database_url) as url, storage_cm as storage:
-            apply_migrations(url)
+        with scratch_database(args.database_url, "hareg_bench_gc") as url, storage_cm as storage:
             t0 = time.monotonic()
             seed.copy_rows(url)
             objects = write_objects(storage, seed, args.jobs)

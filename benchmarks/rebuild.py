@@ -14,7 +14,7 @@ Then the rebuild runs against a fresh database (created on the PostgreSQL server
 ``--database-url``, an admin URL, and dropped at the end), and runs again on the rebuilt
 database to show what a resumed or repeated run costs.
 
-Run: .venv/bin/python benchmarks/rebuild.py [--driver s3|filesystem] [--scale 0.1] [--jobs 8]
+Run: .venv/bin/python -m benchmarks.rebuild [--driver s3|filesystem] [--scale 0.1] [--jobs 8]
 """
 
 from __future__ import annotations
@@ -24,28 +24,22 @@ import hashlib
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
-
-from hareg.db.migrate import apply_migrations
 from hareg.db.pool import Database
 from hareg.rebuild import RebuildOptions, rebuild
-from hareg.storage import FilesystemDriver, S3Driver, layout
+from hareg.storage import FilesystemDriver, layout
 from hareg.storage.base import StorageDriver
+
+from .servers import moto_driver, scratch_database
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -146,64 +140,6 @@ def generate(storage: StorageDriver, size: Size, jobs: int) -> int:
     return written
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def moto_storage(jobs: int) -> Iterator[StorageDriver]:
-    port = _free_port()
-    binary = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        for _ in range(100):
-            try:
-                opener.open(url, timeout=1)
-                break
-            except OSError as exc:
-                if getattr(exc, "code", None):
-                    break
-                time.sleep(0.1)
-        driver = S3Driver("bench", endpoint_url=url, region="us-east-1", access_key_id="x",
-                          secret_access_key="x", path_style=True, part_size=5 * 1024 * 1024)
-        driver.client.create_bucket(Bucket="bench")
-        yield driver
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    name = f"hareg_bench_{uuid.uuid4().hex[:8]}"
-
-    def execute(sql: str) -> None:
-        conn = psycopg2.connect(admin_url)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
-
-    execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-        apply_migrations(url)
-        yield url
-    finally:
-        execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def measure(storage: StorageDriver, url: str, jobs: int) -> list[dict[str, Any]]:
     db = Database(url, size=jobs + 2)
     try:
@@ -225,9 +161,9 @@ def main() -> None:
     print(f"size: {size} (scale {args.scale}), driver {args.driver}, jobs {args.jobs}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="hareg-bench-") as tmp, \
-            (moto_storage(args.jobs) if args.driver == "s3"
+            (moto_driver() if args.driver == "s3"
              else _filesystem(Path(tmp))) as storage, \
-            fresh_database(args.database_url) as url:
+            scratch_database(args.database_url) as url:
         start = time.monotonic()
         objects = generate(storage, size, args.jobs)
         print(f"generated {objects} objects in {time.monotonic() - start:.1f} s", flush=True)

@@ -12,13 +12,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterable
-from contextlib import closing
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -471,3 +472,37 @@ class Meter:
 
 def total_calls(usages: Iterable[Usage]) -> int:
     return sum(sum(u.s3_calls.values()) for u in usages)
+
+
+# ------------------------------------------------- scratch resources for one-shot scripts
+
+
+@contextmanager
+def scratch_database(admin_url: str, prefix: str = "hareg_bench") -> Iterator[str]:
+    """A fresh, migrated database on an existing server, dropped afterwards."""
+    from hareg.db.migrate import apply_migrations
+
+    pg = Postgres(admin_url)
+    try:
+        url = pg.fresh_database(prefix)
+        apply_migrations(url)
+        yield url
+    finally:
+        pg.drop_all()
+
+
+@contextmanager
+def moto_driver(bucket: str = "bench", part_size: int = 5 * 1024 * 1024) -> Iterator[Any]:
+    """An S3 driver on a moto server of its own (started and stopped here)."""
+    from hareg.storage import S3Driver
+
+    with tempfile.TemporaryDirectory(prefix="hareg-bench-moto-") as work:
+        moto = Moto(Path(work))
+        moto.start()
+        try:
+            moto.make_bucket(bucket)
+            yield S3Driver(bucket, endpoint_url=moto.endpoint, region="us-east-1",
+                           access_key_id="testing", secret_access_key="testing",
+                           path_style=True, part_size=part_size)
+        finally:
+            moto.stop()
