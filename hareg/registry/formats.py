@@ -60,6 +60,12 @@ class IndexSchema(_BaseSchema):
     manifests = fields.List(fields.Nested(DescriptorSchema), required=True)
 
 
+# Built once: a schema instance is stateless between loads, and building one is most of the
+# cost of parsing a small manifest.
+_INDEX_SCHEMA = IndexSchema()
+_IMAGE_SCHEMA = ImageManifestSchema()
+
+
 @dataclass(frozen=True)
 class ParsedManifest:
     media_type: str
@@ -110,7 +116,7 @@ def parse_manifest(payload: bytes, content_type: str) -> ParsedManifest:
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
     media_type = _media_type(doc, content_type)
-    schema = IndexSchema() if media_type in INDEX_TYPES else ImageManifestSchema()
+    schema = _INDEX_SCHEMA if media_type in INDEX_TYPES else _IMAGE_SCHEMA
     try:
         data = schema.load(doc)
     except ValidationError as exc:
