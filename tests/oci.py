@@ -71,12 +71,10 @@ def fake_digest(algorithm: str = "sha256") -> str:
     return digest_of(os.urandom(32), algorithm)
 
 
-@dataclass(frozen=True)
-class Blob:
-    """Some bytes and the descriptor fields derived from them."""
+class _ContentAddressed:
+    """Digest and size of ``self.data``: what every blob and manifest is known by."""
 
     data: bytes
-    media_type: str = OCTET_STREAM
 
     @property
     def digest(self) -> str:
@@ -89,6 +87,14 @@ class Blob:
     @property
     def size(self) -> int:
         return len(self.data)
+
+
+@dataclass(frozen=True)
+class Blob(_ContentAddressed):
+    """Some bytes and the descriptor fields derived from them."""
+
+    data: bytes
+    media_type: str = OCTET_STREAM
 
     def descriptor(self, media_type: str | None = None, **extra: Any) -> dict[str, Any]:
         """An OCI descriptor for this blob; ``extra`` adds fields (``urls``, ``annotations``…)."""
@@ -127,7 +133,7 @@ def empty_config() -> Blob:
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(_ContentAddressed):
     """A manifest (or index) as the exact bytes to push, plus its media type.
 
     ``blobs`` lists the blobs it references that must be pushed first (config and
@@ -138,18 +144,6 @@ class Manifest:
     media_type: str
     blobs: tuple[Blob, ...] = ()
     children: tuple[Manifest, ...] = field(default=())
-
-    @property
-    def digest(self) -> str:
-        return digest_of(self.data)
-
-    @property
-    def sha512(self) -> str:
-        return digest_of(self.data, "sha512")
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
 
     @property
     def json(self) -> dict[str, Any]:
