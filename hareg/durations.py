@@ -23,16 +23,3 @@ def parse_duration(text: str) -> int:
     if not _WHOLE.match(value):
         raise ValueError(f"invalid duration {text!r}: expected e.g. 30s, 15m, 1h, 7d or 1h30m")
     return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(value))
-
-
-def format_duration(seconds: float) -> str:
-    """A short human form: ``"1h30m"``, ``"45s"``, ``"0s"``."""
-    remaining = int(round(seconds))
-    if remaining <= 0:
-        return "0s"
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if remaining >= size:
-            out.append(f"{remaining // size}{unit}")
-            remaining %= size
-    return "".join(out)

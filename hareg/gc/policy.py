@@ -70,11 +70,6 @@ def is_immutable(rules: Sequence[RetentionRule], repository: str, tag: str) -> b
     return rule is not None and _matches(rule.immutable_tags, tag)
 
 
-def has_immutable_tags(rules: Sequence[RetentionRule], repository: str) -> bool:
-    rule = rule_for(rules, repository)
-    return rule is not None and bool(rule.immutable_tags)
-
-
 def expired_tags(rule: RetentionRule, tags: Sequence[TagState], now: datetime,
                  promoted: Collection[tuple[str, str]] = ()) -> list[Verdict]:
     """The tags ``rule`` deletes from one repository. ``promoted`` holds (tag, digest) pairs

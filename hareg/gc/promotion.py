@@ -169,19 +169,3 @@ def promote(reg: Registry, source: str, target: str, promoted_by: str = "") -> P
         promotion_id, promoted_at = cur.fetchone()
     return Promotion(promotion_id, src, dst, digest, media_type, len(copier.copied),
                      copier.linked, promoted_by, promoted_at)
-
-
-def list_promotions(reg: Registry, repository: str | None = None,
-                    limit: int = 100) -> list[dict[str, object]]:
-    """Recorded promotions, newest first, optionally those from or to ``repository``."""
-    sql = ("SELECT id, source_repository, source_tag, target_repository, target_tag, digest,"
-           " promoted_by, promoted_at FROM promotions")
-    args: list[object] = []
-    if repository:
-        sql += " WHERE source_repository = %s OR target_repository = %s"
-        args += [repository, repository]
-    with reg.db.read() as cur:
-        cur.execute(sql + " ORDER BY promoted_at DESC, id DESC LIMIT %s", (*args, limit))
-        rows = cur.fetchall()
-    return [{"id": r[0], "source": f"{r[1]}:{r[2]}", "target": f"{r[3]}:{r[4]}",
-             "digest": r[5], "promotedBy": r[6], "promotedAt": r[7].isoformat()} for r in rows]
