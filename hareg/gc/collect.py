@@ -53,7 +53,7 @@ def _host() -> str:
 def collect_garbage(reg: Registry, gc: GcConfig, rules: Sequence[RetentionRule] = (), *,
                     dry_run: bool = False, orphans: bool = False,
                     progress: Progress | None = None, trigger: str = "cli",
-                    min_interval: int | None = None) -> Result:
+                    min_interval: float | None = None) -> Result:
     """Run one sweep (or, with ``dry_run``, compute what it would delete).
 
     ``min_interval`` (seconds, the scheduler's) skips the sweep when the latest successful

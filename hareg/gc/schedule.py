@@ -42,7 +42,7 @@ def run_once(reg: Registry, config: Config, interval: int) -> bool:
     """One tick: sweep if this process wins the lock and a sweep is due. True if it swept."""
     try:
         result = collect_garbage(reg, config.gc, config.retention, trigger="schedule",
-                                 min_interval=max(1, int(interval * 0.9)))
+                                 min_interval=interval * 0.9)  # no int(): 2 s must not become 1 s
     except GcBusy:
         return False
     except Exception:
