@@ -21,9 +21,9 @@ QUERY_SECONDS = 0.05
 
 
 def serve(config_path: str, bind: str) -> None:
-    from hareg.bootstrap import prepare
     from hareg.config import load_config
-    from hareg.server import HaregServer
+    from hareg.db.bootstrap import prepare
+    from hareg.server.runner import HaregServer
 
     class CheckServer(HaregServer):
         def load(self) -> Any:

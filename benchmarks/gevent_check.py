@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: EUPL-1.2
 """Do database queries yield under gevent? (issue 7, part 3, as a benchmark figure)
 
-Runs hareg exactly as ``hareg serve`` does (:class:`hareg.server.HaregServer`, gevent worker,
+Runs hareg exactly as ``hareg serve`` does (:class:`hareg.server.runner.HaregServer`, gevent worker,
 psycogreen patch applied by ``load()``) with ONE worker, plus one benchmark-only route that
 borrows a connection from hareg's own pool and runs ``SELECT pg_sleep(0.05)``. Sixteen
 concurrent requests then take about 50 ms in total when queries yield to other greenlets, and

@@ -3,14 +3,15 @@
 """Production gunicorn settings for hareg, for operators who run gunicorn directly::
 
     HAREG_CONFIG=/etc/hareg/hareg.toml \\
-        gunicorn -c conf/gunicorn.conf.py 'hareg.wsgi:application'
+        gunicorn -c conf/gunicorn.conf.py 'hareg.server.wsgi:application'
 
 ``hareg serve`` is the normal entry point and applies the same settings in code
-(hareg/server.py); this file is for running gunicorn yourself. ``hareg.wsgi`` reads its
-configuration from ``HAREG_CONFIG`` and the ``HAREG_*`` environment and, when each worker
-loads it, starts (or joins) the embedded PostgreSQL if ``[database] url`` is empty and
-applies pending migrations under an advisory lock. In production use an external
-PostgreSQL and run ``hareg migrate`` before a rolling update (systemd/hareg-migrate.service).
+(hareg/server/runner.py); this file is for running gunicorn yourself. ``hareg.server.wsgi``
+reads its configuration from ``HAREG_CONFIG`` and the ``HAREG_*`` environment and, when each
+worker loads it, starts (or joins) the embedded PostgreSQL if ``[database] url`` is empty
+and applies pending migrations under an advisory lock. In production use an external
+PostgreSQL and run ``hareg migrate`` before a rolling update
+(systemd/hareg-migrate.service).
 
 The keys this file needs (``[server]`` bind, workers, graceful_timeout, trusted_proxies and
 ``[log]`` level) are read from the same file and ``HAREG_<SECTION>_<KEY>`` variables, so
@@ -59,8 +60,8 @@ bind = [_hareg["server.bind"]] + ([_hareg["metrics.bind"]] if _hareg["metrics.bi
 # blob streams to and from S3 / PostgreSQL queries yield instead of blocking the process.
 # hareg's subclass of gunicorn's gevent worker adds the graceful shutdown rolling restarts
 # need: /readyz fails at once, queued connections are served, idle keep-alive connections
-# are closed, in-flight requests finish (hareg/worker.py).
-worker_class = "hareg.worker.HaregWorker"
+# are closed, in-flight requests finish (hareg/server/worker.py).
+worker_class = "hareg.server.worker.HaregWorker"
 
 # One worker per CPU core available to this process ([server] workers = 0); more workers do
 # not help an I/O-bound server and multiply database connections.
@@ -135,10 +136,10 @@ control_socket_disable = True
 # Every worker writes its Prometheus samples to files in PROMETHEUS_MULTIPROC_DIR, which must
 # be set (and empty) before the workers start: done here, in the master, like `hareg serve`.
 # A dead worker's live gauges are dropped; the directory is removed when the master exits.
-import hareg.server  # noqa: E402
+import hareg.server.runner  # noqa: E402
 
-child_exit = hareg.server.child_exit
-_metrics_dir, _own_metrics_dir = hareg.server.prepare_multiprocess_dir()
+child_exit = hareg.server.runner.child_exit
+_metrics_dir, _own_metrics_dir = hareg.server.runner.prepare_multiprocess_dir()
 _master_pid = os.getpid()
 
 

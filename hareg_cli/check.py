@@ -24,10 +24,10 @@ def check(config: Config, progress: bool | None) -> None:
     Reports rows whose object is missing (exit status 1) and, as information, objects that
     no row knows (garbage collection removes those). Safe while the registry serves.
     """
-    from hareg.app import build_registry
-    from hareg.bootstrap import resolve_database
-    from hareg.check import check_storage, summarize
+    from hareg.check.objects import check_storage, summarize
+    from hareg.db.bootstrap import resolve_database
     from hareg.db.embedded import EmbeddedUnavailable
+    from hareg.registry.build import build_registry
 
     try:
         config = resolve_database(config)

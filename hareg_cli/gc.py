@@ -119,10 +119,10 @@ def gc(config: Config, dry_run: bool, orphans: bool, show_history: bool, limit: 
     Safe while every instance serves pushes and pulls. One sweep runs at a time in the whole
     cluster; a second one exits at once with status 75.
     """
-    from hareg.app import build_registry
     from hareg.gc import runs
     from hareg.gc.collect import GcBusy, collect_garbage
-    from hareg.logs import setup_logging
+    from hareg.registry.build import build_registry
+    from hareg.server.logs import setup_logging
 
     setup_logging(config.log)
     config = prepared(config)

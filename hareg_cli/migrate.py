@@ -15,7 +15,7 @@ from .options import config_options, fail
 @config_options
 def migrate(config: Config) -> None:
     """Apply pending database migrations (serve also does this at start)."""
-    from hareg.bootstrap import resolve_database
+    from hareg.db.bootstrap import resolve_database
     from hareg.db.embedded import EmbeddedUnavailable
     from hareg.db.migrate import apply_migrations
 

@@ -48,7 +48,7 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def prepared(config: Config) -> Config:
     """The config with its database resolved (embedded started if needed) and migrated."""
-    from hareg.bootstrap import prepare
+    from hareg.db.bootstrap import prepare
     from hareg.db.embedded import EmbeddedUnavailable
 
     try:

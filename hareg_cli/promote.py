@@ -25,9 +25,9 @@ def promote(config: Config, source: str, target: str, promoted_by: str | None) -
     The promoted tag stays protected from the source repository's retention while the target
     repository holds the manifest. TAG defaults to the source tag.
     """
-    from hareg.app import build_registry
-    from hareg.gc.promotion import promote as do_promote
+    from hareg.registry.build import build_registry
     from hareg.registry.errors import RegistryError
+    from hareg.registry.promotion import promote as do_promote
 
     config = prepared(config)
     reg = build_registry(config)

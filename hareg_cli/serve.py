@@ -18,8 +18,8 @@ from .options import config_options, prepared
 @config_options
 def serve(config: Config) -> None:
     """Serve the registry API with gunicorn and gevent workers."""
-    from hareg.logs import setup_logging
-    from hareg.server import HaregServer
+    from hareg.server.logs import setup_logging
+    from hareg.server.runner import HaregServer
 
     setup_logging(config.log)
     embedded = config.uses_embedded_database

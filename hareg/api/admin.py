@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..auth.web import current_subject, require_access
-from ..gc import promotion
+from ..registry import promotion
 from ..registry.errors import RequestInvalid, Unsupported
 from .http import read_body, registry
 

@@ -13,7 +13,16 @@ from psycopg2.extensions import cursor
 MIGRATIONS = 1
 BLOB = 2      # per digest: "finish upload, insert row" vs "delete object, delete row"
 TAG = 3       # per repository/tag: S3 tag link and DB row move together
-GC = 4        # one sweep at a time
+GC = 4        # one sweep (or rebuild) at a time: name GC_NAME
+
+#: The one name used with GC: ``hareg gc``, the in-server schedule and ``hareg rebuild-db``
+#: exclude each other by taking (GC, GC_NAME).
+GC_NAME = "sweep"
+
+
+def tag_key(repository: str, tag: str) -> str:
+    """The name of a (TAG, name) lock: one per repository and tag."""
+    return f"{repository}:{tag}"
 
 
 def xact_lock(cur: cursor, kind: int, name: str) -> None:

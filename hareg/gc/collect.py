@@ -32,7 +32,6 @@ from .sweep import Counts, Sweeper
 
 log = logging.getLogger(__name__)
 
-GC_LOCK_NAME = "sweep"
 
 
 class GcBusy(Exception):
@@ -65,7 +64,7 @@ def collect_garbage(reg: Registry, gc: GcConfig, rules: Sequence[RetentionRule] 
     try:
         if not dry_run:
             with conn.cursor() as cur:
-                if not db_locks.try_session_lock(cur, db_locks.GC, GC_LOCK_NAME):
+                if not db_locks.try_session_lock(cur, db_locks.GC, db_locks.GC_NAME):
                     raise GcBusy("another garbage collection is running (its advisory lock is"
                                  " held); not starting a second one")
                 if min_interval:

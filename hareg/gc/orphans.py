@@ -70,8 +70,8 @@ def classify(info: ObjectInfo) -> Orphan | None:
                       repository=parsed.repo, digest=parsed.digest)
     if parsed.kind in (layout.RepoKeyKind.TAG_CURRENT_LINK, layout.RepoKeyKind.TAG_INDEX_LINK):
         return Orphan(info.key, info.size, info.modified, kind, db_locks.TAG,
-                      f"{parsed.repo}:{parsed.tag}", repository=parsed.repo, digest=parsed.digest,
-                      tag=parsed.tag)
+                      db_locks.tag_key(parsed.repo, parsed.tag), repository=parsed.repo,
+                      digest=parsed.digest, tag=parsed.tag)
     return Orphan(info.key, info.size, info.modified, kind, 0, "", repository=parsed.repo,
                   upload_id=parsed.upload_id)
 

@@ -24,6 +24,7 @@ from psycopg2.extras import execute_values
 
 from ..config import GcConfig, RetentionRule
 from ..registry.formats import INDEX_TYPES
+from ..registry.rules import rule_for
 from . import policy
 from .connection import GcConnection
 
@@ -132,7 +133,7 @@ def _retention(cur: cursor, rules: Sequence[RetentionRule], now: datetime) -> li
         return []
     cur.execute("SELECT id, name FROM repositories")
     governed = {rid: (name, rule) for rid, name in cur.fetchall()
-                if (rule := policy.rule_for(rules, name)) is not None}
+                if (rule := rule_for(rules, name)) is not None}
     if not governed:
         return []
     promoted = active_promotions(cur)

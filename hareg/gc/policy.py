@@ -20,15 +20,13 @@ nothing (it may still declare ``immutable_tags``).
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..auth.globs import compile_glob
 from ..config import RetentionRule
 from ..durations import parse_duration
+from ..registry.rules import tag_matches
 
 
 @dataclass(frozen=True)
@@ -47,29 +45,6 @@ class Verdict:
     reason: str
 
 
-def rule_for(rules: Iterable[RetentionRule], repository: str) -> RetentionRule | None:
-    """The first rule whose glob matches ``repository``."""
-    for rule in rules:
-        if _glob(rule.repository).match(repository):
-            return rule
-    return None
-
-
-@functools.lru_cache(maxsize=256)
-def _glob(pattern: str) -> re.Pattern[str]:
-    return compile_glob(pattern)
-
-
-def _matches(pattern: str, tag: str) -> bool:
-    return bool(pattern) and re.fullmatch(pattern, tag) is not None
-
-
-def is_immutable(rules: Sequence[RetentionRule], repository: str, tag: str) -> bool:
-    """Whether pushes may not move ``repository:tag`` to another manifest."""
-    rule = rule_for(rules, repository)
-    return rule is not None and _matches(rule.immutable_tags, tag)
-
-
 def expired_tags(rule: RetentionRule, tags: Sequence[TagState], now: datetime,
                  promoted: Collection[tuple[str, str]] = ()) -> list[Verdict]:
     """The tags ``rule`` deletes from one repository. ``promoted`` holds (tag, digest) pairs
@@ -83,8 +58,8 @@ def expired_tags(rule: RetentionRule, tags: Sequence[TagState], now: datetime,
         recent = {t.name for t in newest_first[: rule.keep_last]}
     out = []
     for tag in newest_first:
-        if (_matches(rule.protect, tag.name) or (tag.name, tag.digest) in promoted
-                or _matches(rule.keep_tags, tag.name) or tag.name in recent):
+        if (tag_matches(rule.protect, tag.name) or (tag.name, tag.digest) in promoted
+                or tag_matches(rule.keep_tags, tag.name) or tag.name in recent):
             continue
         if max_age is not None:
             if now - tag.updated_at > max_age:
@@ -97,7 +72,7 @@ def expired_tags(rule: RetentionRule, tags: Sequence[TagState], now: datetime,
 def still_expired(rule: RetentionRule | None, tag: TagState, now: datetime) -> bool:
     """Re-check of one tag under its lock: the parts of the verdict that depend on the tag
     alone (its name and age). ``keep_last`` was judged on the plan's snapshot."""
-    if rule is None or _matches(rule.protect, tag.name) or _matches(rule.keep_tags, tag.name):
+    if rule is None or tag_matches(rule.protect, tag.name) or tag_matches(rule.keep_tags, tag.name):
         return False
     if rule.expire_after:
         return now - tag.updated_at > timedelta(seconds=parse_duration(rule.expire_after))

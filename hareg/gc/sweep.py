@@ -33,6 +33,7 @@ from ..config import GcConfig, RetentionRule
 from ..db import locks as db_locks
 from ..progress import Progress
 from ..registry.context import Registry
+from ..registry.rules import rule_for
 from ..storage import layout
 from ..storage.base import StorageError
 from . import policy
@@ -189,7 +190,7 @@ class Sweeper:
         # Listed before locking: a tag move in between changes updated_at and is caught below.
         keys = {(t.repository, t.tag): [o.key for o in storage.list(
             layout.tag_dir(t.repository, t.tag))] for t in batch}
-        by_name = {f"{t.repository}:{t.tag}": t for t in batch}
+        by_name = {db_locks.tag_key(t.repository, t.tag): t for t in batch}
         done: list[TagItem] = []
         with self.conn.cursor() as cur, locked(cur, db_locks.TAG, by_name, self.stats) as held:
             todo = [t for n, t in by_name.items() if n in held]
@@ -212,7 +213,7 @@ class Sweeper:
                     state = policy.TagState(t.tag, t.manifest_id, t.digest, t.updated_at)
                     if (live.get((t.repository_id, t.tag)) == (t.manifest_id, t.updated_at)
                             and (t.repository, t.tag, t.digest) not in promoted
-                            and policy.still_expired(policy.rule_for(self.rules, t.repository),
+                            and policy.still_expired(rule_for(self.rules, t.repository),
                                                      state, now)):
                         done.append(t)
                 if done:

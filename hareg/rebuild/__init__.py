@@ -33,11 +33,11 @@ from typing import Any
 
 from ..db.pool import Database
 from ..storage.base import StorageDriver
-from .options import GC_LOCK_NAME, RebuildBusy, RebuildFailed, RebuildOptions
+from .options import RebuildBusy, RebuildFailed, RebuildOptions
 from .report import Report
 from .run import REBUILT_TABLES, ProgressCallback, Run
 
-__all__ = ["GC_LOCK_NAME", "REBUILT_TABLES", "RebuildBusy", "RebuildFailed", "RebuildOptions",
+__all__ = ["REBUILT_TABLES", "RebuildBusy", "RebuildFailed", "RebuildOptions",
            "Report", "rebuild"]
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: The garbage collector's advisory lock (hareg.gc uses the same kind and name). A rebuild
-#: holds it for its whole run: a sweep judging a half-rebuilt database would delete blobs
-#: whose links are not recorded yet; and it keeps two rebuilds from running at once.
-GC_LOCK_NAME = "sweep"
+# A rebuild holds the garbage collector's advisory lock (hareg.db.locks.GC_NAME) for its
+# whole run: a sweep judging a half-rebuilt database would delete blobs whose links are not
+# recorded yet; and it keeps two rebuilds from running at once.
 
 
 @dataclass(frozen=True)

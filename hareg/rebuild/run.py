@@ -21,7 +21,7 @@ from ..db import locks
 from ..db.pool import Database
 from ..storage import layout
 from ..storage.base import StorageDriver, StorageError
-from .options import GC_LOCK_NAME, RebuildBusy, RebuildFailed, RebuildOptions, Stopped
+from .options import RebuildBusy, RebuildFailed, RebuildOptions, Stopped
 from .report import Report
 from .repository import RepoKeys, RepositoryJob, classify
 
@@ -113,7 +113,7 @@ class Run:
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                if not locks.try_session_lock(cur, locks.GC, GC_LOCK_NAME):
+                if not locks.try_session_lock(cur, locks.GC, locks.GC_NAME):
                     raise RebuildBusy("a garbage collection sweep or another rebuild-db is "
                                       "running (it holds the GC lock); try again when it ends")
                 yield

@@ -18,7 +18,6 @@ import psycopg2
 from psycopg2.extensions import cursor
 
 from ..db import locks, queries
-from ..gc.policy import is_immutable
 from ..storage import layout
 from .context import Registry
 from .errors import (
@@ -34,6 +33,7 @@ from .errors import (
 from .formats import ParsedManifest, parse_manifest
 from .hashing import ResumableHash
 from .names import is_tag, looks_like_digest, parse_digest, validate_tag
+from .rules import is_immutable
 
 
 @dataclass(frozen=True)
@@ -185,10 +185,10 @@ def move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str
              manifest_id: int, digest: str) -> None:
     """Point a tag at a manifest: storage links and row change under one per-tag lock.
 
-    Also used by promotion (hareg.gc.promotion). A tag already on this manifest keeps its
+    Also used by promotion (hareg.registry.promotion). A tag already on this manifest keeps its
     links (the row guarantees they were written) and only gets a fresh push time.
     """
-    locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
+    locks.xact_lock(cur, locks.TAG, locks.tag_key(repository, tag))
     cur.execute("SELECT manifest_id FROM tags WHERE repository_id = %s AND name = %s",
                 (repo_id, tag))
     row = cur.fetchone()
@@ -248,7 +248,7 @@ def delete_manifest(reg: Registry, repository: str, reference: str) -> None:
 
 def _delete_tag(reg: Registry, repository: str, tag: str) -> None:
     with reg.db.transaction() as cur:
-        locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
+        locks.xact_lock(cur, locks.TAG, locks.tag_key(repository, tag))
         cur.execute(
             "DELETE FROM tags t USING repositories r"
             " WHERE t.repository_id = r.id AND r.name = %s AND t.name = %s",
@@ -273,7 +273,7 @@ def _delete_by_digest(reg: Registry, repository: str, digest: str) -> None:
             cur.execute("SELECT name FROM tags WHERE manifest_id = %s", (row[0],))
             tags = [r[0] for r in cur.fetchall()]
             for tag in tags:
-                locks.xact_lock(cur, locks.TAG, f"{repository}:{tag}")
+                locks.xact_lock(cur, locks.TAG, locks.tag_key(repository, tag))
             cur.execute("DELETE FROM manifests WHERE id = %s", (row[0],))
             for tag in tags:
                 reg.storage.delete_prefix(layout.tag_dir(repository, tag))

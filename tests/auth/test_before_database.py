@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from hareg.app import create_app
+from hareg.api.app import create_app
 from hareg.config import RegistryConfig, load_config
 from tests.auth.helpers import GROUPS, RULES, USERS, write_htpasswd
 

@@ -9,7 +9,7 @@ import types
 import pytest
 from flask import Flask
 
-from hareg.app import create_app
+from hareg.api.app import create_app
 from hareg.auth.access import Need
 from hareg.auth.routes import ROUTE_NEEDS, required_need, unprotected_routes
 from hareg.config import load_config

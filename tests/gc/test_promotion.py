@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hareg.check import find_missing_objects
+from hareg.check.objects import find_missing_objects
 from hareg.config import RetentionRule
-from hareg.gc.promotion import promote
 from hareg.registry import manifests
 from hareg.registry.errors import Denied, ManifestUnknown, NameInvalid, RequestInvalid
+from hareg.registry.promotion import promote
 from hareg.storage import layout
 from hareg_cli.main import cli
 from tests import oci

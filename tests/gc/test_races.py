@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from hareg.check import find_missing_objects
+from hareg.check.objects import find_missing_objects
 from hareg.config import RetentionRule
 from hareg.gc import collect
 from hareg.registry import uploads

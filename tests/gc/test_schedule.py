@@ -11,7 +11,6 @@ import psycopg2
 
 from hareg.config import Config, GcConfig
 from hareg.db import locks
-from hareg.gc.collect import GC_LOCK_NAME
 from hareg.gc.schedule import run_once, start_scheduler
 from tests.gc.conftest import Env
 
@@ -42,7 +41,7 @@ def test_a_tick_that_loses_the_lock_does_nothing(env: Env) -> None:
     other.autocommit = True
     try:
         with other.cursor() as cur:
-            assert locks.try_session_lock(cur, locks.GC, GC_LOCK_NAME)
+            assert locks.try_session_lock(cur, locks.GC, locks.GC_NAME)
         assert not run_once(env.reg, _config("1s"), 1)
     finally:
         other.close()

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from hareg.check import find_missing_objects
+from hareg.check.objects import find_missing_objects
 from hareg.config import GcConfig, RegistryConfig
 from hareg.db.pool import Database
 from hareg.gc.collect import GcBusy, collect_garbage

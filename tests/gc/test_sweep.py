@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from hareg.check import find_missing_objects
+from hareg.check.objects import find_missing_objects
 from hareg.db import locks
-from hareg.gc.collect import GC_LOCK_NAME, GcBusy
+from hareg.gc.collect import GcBusy
 from hareg.registry import manifests, uploads
 from hareg.storage import FilesystemDriver, layout
 from tests import oci
@@ -262,7 +262,7 @@ def test_a_second_concurrent_sweep_is_refused(env: Env) -> None:
     other.autocommit = True
     try:
         with other.cursor() as cur:
-            assert locks.try_session_lock(cur, locks.GC, GC_LOCK_NAME)
+            assert locks.try_session_lock(cur, locks.GC, locks.GC_NAME)
         with pytest.raises(GcBusy, match="another garbage collection is running"):
             env.gc()
         env.gc(dry_run=True)  # a dry run only reads: it may run meanwhile

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hareg.check import BLOB, LAYER, TAG, UPLOAD, check_storage, find_missing_objects
+from hareg.check.objects import BLOB, LAYER, TAG, UPLOAD, check_storage, find_missing_objects
 from hareg.config import RegistryConfig
 from hareg.db.migrate import apply_migrations
 from hareg.db.pool import Database

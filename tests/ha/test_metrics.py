@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""hareg.metrics and hareg.metered_storage in one process (the multi-worker case runs against
+"""hareg.server.metrics and hareg.storage.metered in one process (the multi-worker case runs against
 a real ``hareg serve`` in test_graceful.py)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.test import Client
 
 from hareg import metrics as m
-from hareg.metered_storage import MeteredStorage
 from hareg.storage.base import NotFound, StorageError
 from hareg.storage.filesystem import FilesystemDriver
+from hareg.storage.metered import MeteredStorage
 
 
 class FakeDb:

@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""X-Forwarded-* are believed from [server] trusted_proxies only (hareg.proxy)."""
+"""X-Forwarded-* are believed from [server] trusted_proxies only (hareg.server.proxy)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from flask import Flask, jsonify, request
 from werkzeug.test import Client
 
 from hareg.config import load_config
-from hareg.proxy import TrustedProxies
-from hareg.server import gunicorn_settings
+from hareg.server.proxy import TrustedProxies
+from hareg.server.runner import gunicorn_settings
 
 
 def _client(trusted: list[str]) -> Client:

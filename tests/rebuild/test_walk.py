@@ -13,7 +13,7 @@ import pytest
 
 from hareg.db import locks
 from hareg.db.pool import Database
-from hareg.rebuild import GC_LOCK_NAME, RebuildBusy, RebuildFailed
+from hareg.rebuild import RebuildBusy, RebuildFailed
 from hareg.storage import FilesystemDriver, layout
 from tests.oci import (
     DOCKER_MANIFEST,
@@ -296,7 +296,7 @@ def test_refuses_to_run_beside_a_gc_sweep(db: Database, run: Run) -> None:
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            assert locks.try_session_lock(cur, locks.GC, GC_LOCK_NAME)
+            assert locks.try_session_lock(cur, locks.GC, locks.GC_NAME)
             with pytest.raises(RebuildBusy):
                 run()
             assert run(dry_run=True)["status"] == "ok"  # a dry run writes nothing: allowed

@@ -9,7 +9,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from .config import LogConfig
+from ..config import LogConfig
 
 
 class JsonFormatter(logging.Formatter):

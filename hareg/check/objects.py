@@ -26,9 +26,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .progress import NoProgress, Progress
-from .storage import layout
-from .storage.base import NotFound
+from ..progress import NoProgress, Progress
+from ..storage import layout
+from ..storage.base import NotFound
 
 #: Kinds of rows, each requiring one object.
 BLOB, LAYER, REVISION, TAG, UPLOAD = "blob", "layer link", "revision link", "tag", "upload"

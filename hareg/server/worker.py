@@ -75,7 +75,7 @@ def _drain_seconds(wsgi: Any) -> float:
 
 
 class HaregWorker(GeventWorker):
-    """``worker_class = "hareg.worker.HaregWorker"`` (hareg serve sets it)."""
+    """``worker_class = "hareg.server.worker.HaregWorker"`` (hareg serve sets it)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

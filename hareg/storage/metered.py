@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""A storage driver proxy that times every call and counts failures (hareg/metrics.py).
+"""A storage driver proxy that times every call and counts failures (hareg/server/metrics.py).
 
 :class:`MeteredStorage` is a :class:`~hareg.storage.base.StorageDriver` that delegates to the
 real driver. Latency goes to ``hareg_storage_operation_duration_seconds{operation}``;
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .metrics import Metrics, get_metrics, recording
-from .storage.base import NotFound, ObjectInfo, StorageDriver, StorageError
+from ..server.metrics import Metrics, get_metrics, recording
+from .base import NotFound, ObjectInfo, StorageDriver, StorageError
 
 T = TypeVar("T")
 

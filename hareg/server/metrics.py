@@ -3,7 +3,7 @@
 """Prometheus metrics: what they are, how they are collected, where ``/metrics`` is served.
 
 Every gunicorn worker is its own process. ``hareg serve`` points ``PROMETHEUS_MULTIPROC_DIR``
-at a fresh directory before the workers fork (hareg/server.py), so each worker writes its
+at a fresh directory before the workers fork (hareg/server/runner.py), so each worker writes its
 samples to memory-mapped files there and whichever worker answers a scrape adds up all of
 them (prometheus_client's multiprocess mode). Without that variable (tests, one process)
 the samples live in this process.

@@ -4,38 +4,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from flask import Flask, Response, request
 
-from .api import admin, base, blobs, errors, listing, manifests, uploads
-from .auth.web import install_auth
-from .config import Config
-from .db.pool import Database
-from .metered_storage import MeteredStorage
-from .metrics import MetricsMiddleware
-from .proxy import TrustedProxies
-from .registry.context import Registry
-from .registry.errors import Unsupported
-from .registry.names import validate_name
-from .storage import create_driver
+from ..auth.web import install_auth
+from ..config import Config
+from ..registry.build import build_registry
+from ..registry.context import Registry
+from ..registry.errors import Unsupported
+from ..registry.names import validate_name
+from ..server.metrics import MetricsMiddleware
+from ..server.proxy import TrustedProxies
+from . import admin, base, blobs, errors, listing, manifests, uploads
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def build_registry(config: Config) -> Registry:
-    """The domain's dependencies, built from config (the database URL must be resolved)."""
-    if not config.database.url:
-        raise ValueError("create_app needs a resolved database URL (see hareg.bootstrap)")
-    storage_cfg = dataclasses.replace(config.storage, root=str(config.storage_root))
-    return Registry(
-        db=Database(config.database.url, size=config.database.pool_size),
-        storage=MeteredStorage(create_driver(storage_cfg)),
-        settings=config.registry,
-        part_size=config.storage.part_size,
-        retention=config.retention,
-    )
 
 
 def create_app(config: Config, registry: Registry | None = None) -> Flask:
@@ -68,7 +50,7 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
         response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return response
 
-    from .gc.schedule import start_scheduler
+    from ..gc.schedule import start_scheduler
 
     start_scheduler(app.extensions["hareg"], config)  # only when [gc] schedule is set
     return app

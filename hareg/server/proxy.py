@@ -24,7 +24,7 @@ from typing import Any
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Where the untouched values are kept, for logs and debugging.
-ORIGINAL_KEY = "hareg.proxy.original"
+ORIGINAL_KEY = "hareg.server.proxy.original"
 
 _FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
 

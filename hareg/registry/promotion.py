@@ -25,12 +25,12 @@ from datetime import datetime
 from psycopg2.extensions import cursor
 
 from ..db import locks, queries
-from ..registry.context import Registry
-from ..registry.errors import ManifestUnknown, RequestInvalid, Unavailable
-from ..registry.formats import parse_manifest
-from ..registry.manifests import move_tag, record_manifest
-from ..registry.names import validate_name, validate_tag
 from ..storage import layout
+from .context import Registry
+from .errors import ManifestUnknown, RequestInvalid, Unavailable
+from .formats import parse_manifest
+from .manifests import move_tag, record_manifest
+from .names import validate_name, validate_tag
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ def promote(reg: Registry, source: str, target: str, promoted_by: str = "") -> P
         # Row locks before tag locks, as a manifest PUT and a delete by digest take them.
         locks.xact_lock_shared(cur, locks.BLOB, digest)
         cur.execute("SELECT 1 FROM manifests WHERE id = %s FOR SHARE", (source_id,))
-        for name in sorted({f"{src.repository}:{src.tag}", f"{dst.repository}:{dst.tag}"}):
+        names = {locks.tag_key(src.repository, src.tag), locks.tag_key(dst.repository, dst.tag)}
+        for name in sorted(names):
             locks.xact_lock(cur, locks.TAG, name)
         if _tagged(cur, src)[0] != source_id:
             raise Unavailable(f"{src} moved while being promoted, retry")

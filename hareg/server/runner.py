@@ -5,7 +5,7 @@
 The master process binds the sockets (``[server] bind`` and, if set, ``[metrics] bind``),
 prepares the directory where every worker writes its Prometheus samples, and forks the
 workers; each worker builds its own app (its own database pool and storage client).
-Graceful shutdown is the worker's business: see hareg/worker.py.
+Graceful shutdown is the worker's business: see hareg/server/worker.py.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from .config import Config
+from ..config import Config
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # same as hareg.metrics (not imported here: see below)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as hareg.server.metrics (not imported: see below)
 
 
 def prepare_multiprocess_dir() -> tuple[str, bool]:
@@ -76,7 +76,7 @@ def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]
     return {
         "bind": binds,
         "workers": workers or len(os.sched_getaffinity(0)),
-        "worker_class": "hareg.worker.HaregWorker",
+        "worker_class": "hareg.server.worker.HaregWorker",
         "worker_connections": 1000,
         "graceful_timeout": config.server.graceful_timeout,
         "timeout": 120,           # heartbeat of a worker, not a request limit under gevent
@@ -85,7 +85,7 @@ def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]
         "limit_request_field_size": 16384,  # long bearer tokens in Authorization
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
         # Whom gunicorn believes X-Forwarded-Proto from: exactly [server] trusted_proxies
-        # (empty = nobody). hareg.proxy.TrustedProxies applies the same list to
+        # (empty = nobody). hareg.server.proxy.TrustedProxies applies the same list to
         # X-Forwarded-Proto/Host/For in the app, so both layers agree.
         "forwarded_allow_ips": ",".join(config.server.trusted_proxies),
         "secure_scheme_headers": {"X-FORWARDED-PROTO": "https"},
@@ -114,12 +114,12 @@ class HaregServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from .app import create_app
-        from .db.green import patch_if_gevent
+        from ..api.app import create_app
+        from ..db.green import patch_if_gevent
         from .logs import setup_logging
 
         patch_if_gevent()
-        from .registry.hashing import ResumableHash
+        from ..registry.hashing import ResumableHash
 
         ResumableHash("sha256")  # load libcrypto now, not in the first upload's request
         setup_logging(self.hareg_config.log)

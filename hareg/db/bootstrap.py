@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from .config import Config
-from .db.embedded import start_embedded
-from .db.migrate import apply_migrations
-from .db.pool import wait_until_reachable
+from ..config import Config
+from .embedded import start_embedded
+from .migrate import apply_migrations
+from .pool import wait_until_reachable
 
 
 def resolve_database(config: Config) -> Config:
