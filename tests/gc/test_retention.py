@@ -13,6 +13,7 @@ from hareg.check.objects import find_missing_objects
 from hareg.config import ConfigError, RetentionRule, load_config
 from hareg.gc import policy
 from hareg.registry.errors import Denied
+from hareg.registry.rules import is_immutable, rule_for
 from hareg.storage import layout
 from tests import oci
 from tests.gc.conftest import Env
@@ -66,14 +67,14 @@ def test_a_rule_without_keep_last_or_expire_after_deletes_nothing() -> None:
 def test_the_first_matching_rule_applies_with_the_globs_of_auth_rules() -> None:
     rules = (RetentionRule("dev/special", keep_last=50), RetentionRule("dev/**", keep_last=1),
              RetentionRule("team/*", keep_last=2), RetentionRule("**", immutable_tags="v.*"))
-    assert rules.rule_for(rules, "dev/special").keep_last == 50
-    assert rules.rule_for(rules, "dev/team/app").keep_last == 1  # ** crosses '/'
-    assert rules.rule_for(rules, "team/app").keep_last == 2
-    assert rules.rule_for(rules, "team/app/db").immutable_tags == "v.*"  # * does not
-    assert rules.rule_for(rules, "release/app").immutable_tags == "v.*"
-    assert rules.is_immutable(rules, "release/app", "v1.0")
-    assert not rules.is_immutable(rules, "release/app", "latest")
-    assert not rules.is_immutable(rules, "dev/app", "v1.0")  # dev/** matched first
+    assert rule_for(rules, "dev/special").keep_last == 50
+    assert rule_for(rules, "dev/team/app").keep_last == 1  # ** crosses '/'
+    assert rule_for(rules, "team/app").keep_last == 2
+    assert rule_for(rules, "team/app/db").immutable_tags == "v.*"  # * does not
+    assert rule_for(rules, "release/app").immutable_tags == "v.*"
+    assert is_immutable(rules, "release/app", "v1.0")
+    assert not is_immutable(rules, "release/app", "latest")
+    assert not is_immutable(rules, "dev/app", "v1.0")  # dev/** matched first
 
 
 def test_invalid_rules_are_config_errors(tmp_path: Path) -> None:
