@@ -140,7 +140,7 @@ def _jwk_keys(doc: Any, source: str) -> list[VerificationKey]:
             if entry["alg"] not in algs:
                 raise ValueError(f"{source}: JWK alg {entry['alg']} does not fit its key")
             algs = (entry["alg"],)
-        kid = entry.get("kid") if isinstance(entry.get("kid"), str) else thumbprint(public)
+        kid = entry["kid"] if isinstance(entry.get("kid"), str) else thumbprint(public)
         out.append(VerificationKey(kid, public, algs, source))
     return out
 

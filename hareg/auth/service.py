@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -41,7 +42,8 @@ class AuthService:
                 raise AuthSetupError(f"auth.signing_key: {exc}") from None
             self.issuer = TokenIssuer(key, config.issuer, config.service, config.token_lifetime)
             own.append(key.verification_key(config.signing_key))
-        files = [WatchedFile(path, lambda data, p=path: parse_public_keys(data, p), [])
+        files = [WatchedFile(path, functools.partial(parse_public_keys, source=path),
+                             list[VerificationKey]())
                  for path in config.public_keys]
         for watched in files:
             if not watched.get():

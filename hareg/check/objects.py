@@ -161,7 +161,7 @@ def _classify(key: str) -> tuple[str, tuple[str, ...]] | None:
 def _listing(storage: Any, progress: Progress) -> Iterator[str]:
     for root in (layout.blobs_root(), layout.repositories_root()):
         progress.phase(f"listing {root}", None)
-        for info in storage.list(root):
+        for info in storage.list_objects(root):
             progress.advance()
             yield info.key
 

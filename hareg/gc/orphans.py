@@ -137,8 +137,8 @@ def _known(cur: cursor, items: list[Orphan]) -> set[str]:
 
 
 def _listing(reg: Registry) -> Iterator[ObjectInfo]:
-    yield from reg.storage.list(layout.blobs_root())
-    yield from reg.storage.list(layout.repositories_root())
+    yield from reg.storage.list_objects(layout.blobs_root())
+    yield from reg.storage.list_objects(layout.repositories_root())
 
 
 def find_orphans(reg: Registry, conn: GcConnection, grace: int, upload_max_age: int,

@@ -188,7 +188,7 @@ class Sweeper:
     def _tag_batch(self, batch: list[TagItem]) -> list[TagItem]:
         storage = self.reg.storage
         # Listed before locking: a tag move in between changes updated_at and is caught below.
-        keys = {(t.repository, t.tag): [o.key for o in storage.list(
+        keys = {(t.repository, t.tag): [o.key for o in storage.list_objects(
             layout.tag_dir(t.repository, t.tag))] for t in batch}
         by_name = {db_locks.tag_key(t.repository, t.tag): t for t in batch}
         done: list[TagItem] = []

@@ -172,7 +172,7 @@ class Run:
 
     def _list_blob_dir(self, prefix: str) -> list[tuple[str, int]]:
         found, listed, ignored = [], 0, 0
-        for info in self.storage.list(prefix):
+        for info in self.storage.list_objects(prefix):
             if self.stop.is_set():
                 raise Stopped
             listed += 1
@@ -232,7 +232,7 @@ class Run:
         keys = RepoKeys()
         seen: set[str] = set()
         listed = ignored = 0
-        for info in self.storage.list(prefix):
+        for info in self.storage.list_objects(prefix):
             if self.stop.is_set():
                 raise Stopped
             listed += 1

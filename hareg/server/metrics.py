@@ -395,7 +395,8 @@ class MetricsMiddleware:
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
             # Keep the server's sendfile path: hook close() instead of wrapping.
-            original_close = getattr(body, "close", None)
+            wrapped: Any = body
+            original_close = getattr(wrapped, "close", None)
 
             def close() -> None:
                 try:
@@ -404,6 +405,6 @@ class MetricsMiddleware:
                 finally:
                     exchange.finish(sent=exchange.content_length or 0)
 
-            body.close = close
-            return body
+            wrapped.close = close
+            return wrapped
         return _ObservedBody(body, exchange)

@@ -191,10 +191,10 @@ class StorageDriver(ABC):
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under a directory prefix; return how many were deleted."""
-        return self.delete_many(info.key for info in self.list(prefix))
+        return self.delete_many(info.key for info in self.list_objects(prefix))
 
     @abstractmethod
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object under a directory prefix, recursively, in key order."""
 
     @abstractmethod

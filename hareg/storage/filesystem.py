@@ -318,7 +318,7 @@ class FilesystemDriver(StorageDriver):
 
     # ---------------------------------------------------------------- listing
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         start = self._dir_path(prefix)
         return self._walk(start, normalize_prefix(prefix))
 

@@ -114,8 +114,8 @@ class MeteredStorage(StorageDriver):
     def delete_prefix(self, prefix: str) -> int:
         return self._call("delete_prefix", self.inner.delete_prefix, prefix)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        return self._stream("list", self.inner.list(prefix), timed=True)
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
+        return self._stream("list", self.inner.list_objects(prefix), timed=True)
 
     def list_dirs(self, prefix: str) -> Iterator[str]:
         return self._stream("list_dirs", self.inner.list_dirs(prefix), timed=True)

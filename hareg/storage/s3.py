@@ -156,10 +156,10 @@ class S3Driver(StorageDriver):
                     del buf[: self.part_size]
                     parts.append((number, self.multipart_put(key, upload_id, number, size, part)))
                     size += len(part)
-                chunk = next(it, None)
-                if chunk is None:
+                next_chunk = next(it, None)
+                if next_chunk is None:
                     break
-                buf += chunk
+                buf += next_chunk
             if buf:
                 number = len(parts) + 1
                 parts.append((number, self.multipart_put(key, upload_id, number, size, bytes(buf))))
@@ -257,7 +257,7 @@ class S3Driver(StorageDriver):
 
     # ---------------------------------------------------------------- listing
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         full = self.prefix + normalize_prefix(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
         with _s3_errors(prefix):
@@ -349,7 +349,8 @@ class S3Driver(StorageDriver):
                 Key=self._key(key),
                 UploadId=upload_id,
                 MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]
+                    "Parts": [{"PartNumber": number, "ETag": etag}
+                              for number, etag in sorted(parts)]
                 },
             )
 

@@ -32,13 +32,13 @@ def test_promotion_links_the_blobs_and_copies_no_bytes(env: Env) -> None:
     image = _image()
     env.push_image("dev/app", image, "1.0")
     blobs_before = _count(env, "blobs")
-    files_before = {o.key for o in env.storage.list(layout.blobs_root())}
+    files_before = {o.key for o in env.storage.list_objects(layout.blobs_root())}
 
     result = promote(env.reg, "dev/app:1.0", "release/app", "ci@example")
     assert (str(result.source), str(result.target)) == ("dev/app:1.0", "release/app:1.0")
     assert (result.digest, result.manifests, result.blobs_linked) == (image.digest, 1, 3)
     assert _count(env, "blobs") == blobs_before
-    assert {o.key for o in env.storage.list(layout.blobs_root())} == files_before
+    assert {o.key for o in env.storage.list_objects(layout.blobs_root())} == files_before
     assert env.tags("release/app") == ["1.0"]
     for blob in image.blobs:
         assert env.has_link("release/app", blob.digest)

@@ -131,7 +131,7 @@ def test_retention_deletes_tags_and_the_sweep_collects_what_they_kept(env: Env) 
     assert counts.manifests == 3
     for tag in ("a", "b", "c"):
         assert not env.exists(layout.tag_current_link("dev/app", tag))
-        assert list(env.storage.list(layout.tag_dir("dev/app", tag))) == []
+        assert list(env.storage.list_objects(layout.tag_dir("dev/app", tag))) == []
         assert not env.has_manifest("dev/app", images[tag].digest)
     for tag in ("d", "e", "release-1"):
         assert env.has_manifest("dev/app", images[tag].digest)

@@ -230,7 +230,7 @@ def test_dry_run_deletes_nothing_and_reports_sizes(env: Env) -> None:
     env.age()
     before = {t: env.query(f"SELECT count(*) FROM {t}")[0][0]
               for t in ("blobs", "repository_blobs", "manifests", "tags", "repositories")}
-    files = {o.key for o in env.storage.list("")}
+    files = {o.key for o in env.storage.list_objects("")}
 
     result = env.gc(dry_run=True)
     counts = result.summary.counts
@@ -240,7 +240,7 @@ def test_dry_run_deletes_nothing_and_reports_sizes(env: Env) -> None:
     assert {m.digest for m in result.plan.manifests} == {old.digest}
     after = {t: env.query(f"SELECT count(*) FROM {t}")[0][0] for t in before}
     assert after == before
-    assert {o.key for o in env.storage.list("")} == files
+    assert {o.key for o in env.storage.list_objects("")} == files
 
 
 def test_history_records_every_run(env: Env) -> None:

@@ -75,7 +75,7 @@ def test_a_row_deleted_during_the_check_is_not_reported(reg: Registry, monkeypat
     """A sweep deleting row and object between the snapshot and the listing is no problem."""
     image = _push(reg, "a/b", "v1")
     digest = image.blobs[0].digest
-    original = reg.storage.list
+    original = reg.storage.list_objects
 
     def list_after_sweep(prefix: str) -> Iterator[Any]:
         if prefix == layout.blobs_root():
@@ -86,7 +86,7 @@ def test_a_row_deleted_during_the_check_is_not_reported(reg: Registry, monkeypat
                 cur.execute("DELETE FROM blobs WHERE digest = %s", (digest,))
         return original(prefix)
 
-    monkeypatch.setattr(reg.storage, "list", list_after_sweep)
+    monkeypatch.setattr(reg.storage, "list_objects", list_after_sweep)
     assert check_storage(reg).missing == []
 
 
@@ -100,7 +100,7 @@ def test_cli_exit_status(reg: Registry, tmp_path: Path) -> None:
     ok = runner.invoke(cli, ["check", "--config", str(config), "--no-progress"])
     assert ok.exit_code == 0, ok.output
     assert "ok: every row's object exists" in ok.output
-    digest = next(iter(reg.storage.list(layout.blobs_root()))).key
+    digest = next(iter(reg.storage.list_objects(layout.blobs_root()))).key
     reg.storage.delete(digest)
     bad = runner.invoke(cli, ["check", "--config", str(config), "--no-progress"])
     assert bad.exit_code == 1, bad.output

@@ -13,7 +13,7 @@ import pytest
 from flask import Blueprint, Flask, Response, request
 from werkzeug.test import Client
 
-from hareg import metrics as m
+from hareg.server import metrics as m
 from hareg.storage.base import NotFound, StorageError
 from hareg.storage.filesystem import FilesystemDriver
 from hareg.storage.metered import MeteredStorage
@@ -131,6 +131,6 @@ def test_metered_storage_is_a_transparent_driver(tmp_path: Path) -> None:
     assert b"".join(storage.open_range("d/k", 6)) == b"world"
     stream = storage.open_range("d/k")
     stream.close()  # closing early releases the file
-    assert [i.key for i in storage.list("d")] == ["d/k"]
+    assert [i.key for i in storage.list_objects("d")] == ["d/k"]
     assert storage.min_part_size == inner.min_part_size
     assert storage.root == inner.root  # other attributes are the driver's

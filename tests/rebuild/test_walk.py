@@ -85,7 +85,7 @@ def test_rebuilds_repositories_blobs_manifests_and_tags(bucket: BucketWriter, db
     assert rows(db, "SELECT count(*) FROM manifest_children") == [(3,)]
     # blob sizes come from the listing; every blob object has a row, links only where linked
     sizes = dict(rows(db, "SELECT digest, size FROM blobs"))
-    for info in storage.list(layout.blobs_root()):
+    for info in storage.list_objects(layout.blobs_root()):
         assert sizes[layout.parse_blob_data_key(info.key)] == info.size
     assert len(sizes) == summary["counts"]["blobs"]["found"] == summary["counts"]["blobs"]["added"]
     linked = rows(db, "SELECT count(*) FROM repository_blobs rb JOIN repositories r"

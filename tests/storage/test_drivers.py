@@ -219,17 +219,17 @@ LISTED = ["a/b/c/1", "a/b/c/2", "a/b/d", "a/b-x", "a/b0", "a/bx/e", "z"]
 def test_list_is_recursive_sorted_and_bounded_by_directory(driver: StorageDriver) -> None:
     for i, key in enumerate(LISTED):
         driver.put_bytes(key, b"x" * i)
-    assert [o.key for o in driver.list("")] == sorted(LISTED)
-    assert [(o.key, o.size) for o in driver.list("a/b")] == [
+    assert [o.key for o in driver.list_objects("")] == sorted(LISTED)
+    assert [(o.key, o.size) for o in driver.list_objects("a/b")] == [
         ("a/b/c/1", 0),
         ("a/b/c/2", 1),
         ("a/b/d", 2),
     ]
-    assert [o.key for o in driver.list("a/b/")] == ["a/b/c/1", "a/b/c/2", "a/b/d"]
-    assert [o.key for o in driver.list("a/b/c")] == ["a/b/c/1", "a/b/c/2"]
-    assert list(driver.list("nothing/here")) == []
-    assert list(driver.list("z")) == []  # an object is not a directory
-    assert all(o.modified.utcoffset() == timedelta(0) for o in driver.list(""))
+    assert [o.key for o in driver.list_objects("a/b/")] == ["a/b/c/1", "a/b/c/2", "a/b/d"]
+    assert [o.key for o in driver.list_objects("a/b/c")] == ["a/b/c/1", "a/b/c/2"]
+    assert list(driver.list_objects("nothing/here")) == []
+    assert list(driver.list_objects("z")) == []  # an object is not a directory
+    assert all(o.modified.utcoffset() == timedelta(0) for o in driver.list_objects(""))
 
 
 def test_list_dirs_returns_immediate_children(driver: StorageDriver) -> None:
@@ -268,10 +268,10 @@ def test_list_and_delete_many_beyond_one_page(driver: StorageDriver) -> None:
     keys = [f"bulk/{i % 7}/{i:04d}" for i in range(1100)]
     _put_all(driver, keys)
     driver.put_bytes("keep", b"k")
-    assert [o.key for o in driver.list("bulk")] == sorted(keys)
+    assert [o.key for o in driver.list_objects("bulk")] == sorted(keys)
     assert len(list(driver.list_dirs("bulk"))) == 7
     assert driver.delete_many(iter(keys)) == len(keys)
-    assert list(driver.list("bulk")) == []
+    assert list(driver.list_objects("bulk")) == []
     assert list(driver.list_dirs("")) == []
     assert driver.exists("keep")
     assert driver.delete_many([]) == 0
@@ -281,11 +281,11 @@ def test_delete_prefix_stays_inside_the_directory(driver: StorageDriver) -> None
     for key in ["r/foo/x", "r/foo/y/z", "r/foobar/x", "r/foo-x", "r/fo"]:
         driver.put_bytes(key, b"x")
     assert driver.delete_prefix("r/foo") == 2
-    assert [o.key for o in driver.list("r")] == ["r/fo", "r/foo-x", "r/foobar/x"]
+    assert [o.key for o in driver.list_objects("r")] == ["r/fo", "r/foo-x", "r/foobar/x"]
     assert list(driver.list_dirs("r")) == ["r/foobar/"]
     assert driver.delete_prefix("r/foo/") == 0
     assert driver.delete_prefix("") == 3
-    assert list(driver.list("")) == []
+    assert list(driver.list_objects("")) == []
 
 
 # -------------------------------------------------------------------------- move
@@ -340,7 +340,7 @@ def test_multipart_across_instances(driver_factory: DriverFactory) -> None:
         assert isinstance(token, str)
         tokens.append((number, token))
         offset += len(data)
-    assert list(host_b.list("up")) == []
+    assert list(host_b.list_objects("up")) == []
 
     host_a.multipart_complete(key, upload_id, tokens)
     expected = b"".join(parts_data)
@@ -368,7 +368,7 @@ def test_multipart_abort_is_idempotent(driver: StorageDriver) -> None:
     # S3 answers NoSuchUpload (NotFound); moto answers 500, hence the base class.
     with pytest.raises(StorageError):
         driver.multipart_put(key, upload_id, 2, PART, b"late")
-    assert list(driver.list("")) == []
+    assert list(driver.list_objects("")) == []
     if isinstance(driver, FilesystemDriver):
         assert _internal_files(driver.root) == []
 
@@ -421,7 +421,7 @@ def test_invalid_keys_are_rejected(driver: StorageDriver) -> None:
             driver.move("ok", key)
         with pytest.raises(ValueError):
             driver.multipart_start(key)
-    assert [o.key for o in driver.list("")] == ["ok"]
+    assert [o.key for o in driver.list_objects("")] == ["ok"]
 
 
 def test_filesystem_keys_cannot_escape_root(tmp_path: Path) -> None:
@@ -433,7 +433,7 @@ def test_filesystem_keys_cannot_escape_root(tmp_path: Path) -> None:
             driver.local_path(key)
     for prefix in ["..", "../", "a/../.."]:
         with pytest.raises(ValueError):
-            list(driver.list(prefix))
+            list(driver.list_objects(prefix))
         with pytest.raises(ValueError):
             driver.delete_prefix(prefix)
     with pytest.raises(ValueError):
@@ -476,11 +476,11 @@ def test_s3_prefix_is_applied_and_stripped(s3_server: object) -> None:
     driver.put_bytes("a/b", b"x")
     raw = server.client.list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]
     assert [o["Key"] for o in raw["Contents"]] == ["tenant/one/a/b"]
-    assert [o.key for o in driver.list("")] == ["a/b"]
+    assert [o.key for o in driver.list_objects("")] == ["a/b"]
     assert list(driver.list_dirs("")) == ["a/"]
     assert driver.stat("a/b").key == "a/b"
     driver.move("a/b", "c")
-    assert [o.key for o in driver.list("")] == ["c"]
+    assert [o.key for o in driver.list_objects("")] == ["c"]
     assert driver.delete_prefix("") == 1
 
 
