@@ -72,7 +72,7 @@ def rebuild_db(config: Config, jobs: int, pattern: str | None, from_scratch: boo
         sys.exit(EXIT_FAILED)
     except RebuildFailed as exc:
         _print(exc.summary | {"fatal": str(exc)})
-        click.echo(f"hareg: rebuild-db failed: {exc}", err=True)
+        click.echo(f"hareg: rebuild-db failed: {' '.join(str(exc).split())}", err=True)
         sys.exit(EXIT_FAILED)
     finally:
         db.close()
