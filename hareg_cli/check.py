@@ -11,20 +11,23 @@ import click
 from hareg.config import Config
 
 from .options import config_options, fail
+from .output import json_option, one_line, print_json
 from .progress import terminal_progress
 
 
 @click.command()
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
+@json_option
 @config_options
-def check(config: Config, progress: bool | None) -> None:
+def check(config: Config, progress: bool | None, as_json: bool) -> None:
     """Compare the database with the storage.
 
     Reports rows whose object is missing (exit status 1) and, as information, objects that
-    no row knows (garbage collection removes those). Safe while the registry serves.
+    no row knows (garbage collection removes those). The last line is the verdict:
+    "ok: ..." or "problems: ...". Safe while the registry serves.
     """
-    from hareg.check.objects import check_storage, summarize
+    from hareg.check.objects import check_storage, summarize, to_json
     from hareg.db.bootstrap import resolve_database
     from hareg.db.embedded import EmbeddedUnavailable
     from hareg.registry.build import build_registry
@@ -37,9 +40,15 @@ def check(config: Config, progress: bool | None) -> None:
     try:
         report = check_storage(reg, terminal_progress(progress))
     except Exception as exc:  # one line for the operator, not a traceback
-        fail(f"check failed: {type(exc).__name__}: {exc}")
+        message = one_line(exc)
+        if as_json:
+            print_json(to_json(None, message))
+        fail(f"check failed: {message}")
     finally:
         reg.db.close()
-    for line in summarize(report):
-        click.echo(line)
+    if as_json:
+        print_json(to_json(report))
+    else:
+        for line in summarize(report):
+            click.echo(line)
     sys.exit(0 if report.ok else 1)

@@ -4,15 +4,19 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from hareg.config import Config
+from hareg.plural import counted
 
 from .options import config_options, fail, prepared
+from .output import json_option, one_line, print_json
 from .progress import terminal_progress
 
 #: Exit status when another sweep holds the lock (EX_TEMPFAIL); systemd units may treat it as
@@ -31,27 +35,28 @@ def human_bytes(n: float) -> str:
 def _print_plan(result: Any) -> None:
     plan = result.plan
     echo = click.echo
-    echo(f"retention would delete {len(plan.tags)} tag(s):")
+    echo(f"retention would delete {counted(len(plan.tags), 'tag')}:")
     for t in plan.tags:
         echo(f"  {t.repository}:{t.tag} -> {t.digest} ({t.reason})")
-    echo(f"the sweep would delete {len(plan.manifests)} manifest(s):")
+    echo(f"the sweep would delete {counted(len(plan.manifests), 'manifest')}:")
     for m in plan.manifests:
         echo(f"  {m.repository}@{m.digest}  {human_bytes(m.size)}")
-    echo(f"the sweep would delete {len(plan.links)} repository link(s):")
+    echo(f"the sweep would delete {counted(len(plan.links), 'repository link')}:")
     for x in plan.links:
         echo(f"  {x.repository}  {x.digest}  {human_bytes(x.size)}")
-    echo(f"the sweep would delete {len(plan.blobs)} blob(s), {human_bytes(plan.bytes)}:")
+    echo(f"the sweep would delete {counted(len(plan.blobs), 'blob')},"
+         f" {human_bytes(plan.bytes)}:")
     for b in plan.blobs:
         echo(f"  {b.digest}  {human_bytes(b.size)}")
-    echo(f"the sweep would abort {len(plan.uploads)} abandoned upload(s):")
+    echo(f"the sweep would abort {counted(len(plan.uploads), 'abandoned upload')}:")
     for u in plan.uploads:
         echo(f"  {u.repository}  {u.id}  {human_bytes(u.size)}")
-    echo(f"the sweep would delete {len(plan.repositories)} empty repositor(y/ies):")
+    echo(f"the sweep would delete {counted(len(plan.repositories), 'empty repository')}:")
     for r in plan.repositories:
         echo(f"  {r.name}")
     if result.summary.orphans_pass:
         orphans = result.orphans
-        echo(f"--orphans would delete {len(orphans)} object(s) no row knows,"
+        echo(f"--orphans would delete {counted(len(orphans), 'object')} no row knows,"
              f" {human_bytes(sum(o.size for o in orphans))}:")
         for o in orphans:
             echo(f"  {o.key}  {human_bytes(o.size)}")
@@ -60,19 +65,20 @@ def _print_plan(result: Any) -> None:
 def _print_summary(summary: Any) -> None:
     c = summary.counts
     verb = "would delete" if summary.dry_run else "deleted"
+    what = ", ".join(counted(n, noun) for n, noun in (
+        (c.tags, "tag"), (c.manifests, "manifest"), (c.links, "link"), (c.blobs, "blob"),
+        (c.uploads, "upload"), (c.repositories, "repository"), (c.orphans, "orphan")))
     click.echo(
-        f"gc run {summary.run_id} {summary.status}: {verb} {c.tags} tags, {c.manifests} manifests,"
-        f" {c.links} links, {c.blobs} blobs, {c.uploads} uploads, {c.repositories} repositories,"
-        f" {c.orphans} orphans; {human_bytes(c.bytes_freed)} "
-        f"{'to free' if summary.dry_run else 'freed'} in {summary.duration_s:.1f} s")
+        f"gc run {summary.run_id} {summary.status}: {verb} {what}; {human_bytes(c.bytes_freed)}"
+        f" {'to free' if summary.dry_run else 'freed'} in {summary.duration_s:.1f} s")
     if not summary.dry_run:
         click.echo(f"  {c.skipped} skipped (in use or changed meanwhile: next sweep);"
-                   f" lock holds over {summary.lock_batches} batches: median"
+                   f" lock held over {counted(summary.lock_batches, 'batch')}: median"
                    f" {summary.p50_lock_hold_ms:.1f} ms, p99 {summary.p99_lock_hold_ms:.1f} ms,"
                    f" longest {summary.max_lock_hold_ms:.1f} ms")
         if c.storage_errors:
-            click.echo(f"  {c.storage_errors} storage deletes failed: objects left as orphans"
-                       " (run with --orphans later)")
+            click.echo(f"  {counted(c.storage_errors, 'storage delete')} failed: objects left"
+                       " as orphans (run with --orphans later)")
 
 
 def _print_history(rows: list[dict[str, Any]]) -> None:
@@ -99,6 +105,34 @@ def _print_history(rows: list[dict[str, Any]]) -> None:
         click.echo("(* dry run: counts are what it would have deleted)")
 
 
+def _plan_json(result: Any) -> dict[str, Any]:
+    """What a dry run would delete, item by item (docs/cli-json.rst)."""
+    plan = result.plan
+    return {
+        "tags": [{"repository": t.repository, "tag": t.tag, "digest": t.digest,
+                  "reason": t.reason} for t in plan.tags],
+        "manifests": [{"repository": m.repository, "digest": m.digest, "size": m.size}
+                      for m in plan.manifests],
+        "links": [{"repository": x.repository, "digest": x.digest, "size": x.size}
+                  for x in plan.links],
+        "blobs": [{"digest": b.digest, "size": b.size} for b in plan.blobs],
+        "uploads": [{"repository": u.repository, "id": u.id, "size": u.size}
+                    for u in plan.uploads],
+        "repositories": [{"name": r.name} for r in plan.repositories],
+        "orphans": ([{"key": o.key, "kind": o.kind, "size": o.size} for o in result.orphans]
+                    if result.summary.orphans_pass else None),
+    }
+
+
+def _not_run(status: str, error: str, dry_run: bool, orphans: bool) -> dict[str, Any]:
+    """The document of a run that could not start (``busy``) or stopped (``failed``)."""
+    from hareg.gc.runs import Summary
+
+    summary = Summary(None, "cli", f"{socket.gethostname()}:{os.getpid()}", dry_run, orphans,
+                      datetime.now(UTC), status=status, error=error)
+    return summary.to_dict() | {"plan": None}
+
+
 @click.command("gc")
 @click.option("--dry-run", is_flag=True,
               help="Print what retention and the sweep would delete, with sizes; delete nothing.")
@@ -110,9 +144,10 @@ def _print_history(rows: list[dict[str, Any]]) -> None:
               help="How many runs --history lists.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
+@json_option
 @config_options
 def gc(config: Config, dry_run: bool, orphans: bool, show_history: bool, limit: int,
-       progress: bool | None) -> None:
+       progress: bool | None, as_json: bool) -> None:
     """Collect garbage online: retention policies, then untagged manifests, unused links and
     blobs, abandoned uploads and empty repositories (docs/gc.rst).
 
@@ -130,17 +165,30 @@ def gc(config: Config, dry_run: bool, orphans: bool, show_history: bool, limit: 
     try:
         if show_history:
             with reg.db.read() as cur:
-                _print_history(runs.history(cur, limit))
+                rows = runs.history(cur, limit)
+            if as_json:
+                print_json(runs.history_json(rows))
+            else:
+                _print_history(rows)
             return
         try:
             result = collect_garbage(reg, config.gc, config.retention, dry_run=dry_run,
                                      orphans=orphans, progress=terminal_progress(progress, "gc "))
         except GcBusy as exc:
+            if as_json:
+                print_json(_not_run("busy", str(exc), dry_run, orphans))
             click.echo(f"hareg: {exc}", err=True)
             sys.exit(EXIT_BUSY)
         except Exception as exc:  # recorded in gc_runs; one line for the operator
-            fail(f"gc failed: {type(exc).__name__}: {exc}")
+            message = one_line(exc)
+            if as_json:
+                print_json(_not_run("failed", message, dry_run, orphans))
+            fail(f"gc failed: {message}")
         assert result.summary is not None
+        if as_json:
+            print_json(result.summary.to_dict()
+                       | {"plan": _plan_json(result) if dry_run else None})
+            return
         if dry_run:
             _print_plan(result)
         _print_summary(result.summary)

@@ -9,6 +9,7 @@ import click
 from hareg.config import Config
 
 from .options import config_options, fail
+from .output import one_line
 
 
 @click.command()
@@ -23,7 +24,10 @@ def migrate(config: Config) -> None:
         config = resolve_database(config)
     except EmbeddedUnavailable as exc:
         fail(str(exc))
-    applied = apply_migrations(config.database.url)
+    try:
+        applied = apply_migrations(config.database.url)
+    except Exception as exc:  # one line for the operator, not a traceback
+        fail(f"migrate failed: {one_line(exc)}")
     for mig in applied:
         click.echo(f"applied {mig.version:04d}_{mig.name}")
     if not applied:

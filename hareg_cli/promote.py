@@ -6,20 +6,33 @@ from __future__ import annotations
 
 import getpass
 import socket
+from typing import Any
 
 import click
 
 from hareg.config import Config
+from hareg.plural import counted
 
 from .options import config_options, fail, prepared
+from .output import json_option, one_line, print_json
+
+
+def _error_body(code: str, message: str, detail: Any) -> dict[str, Any]:
+    """An error as the API's error body (``{"errors": [...]}``) for --json."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if detail is not None:
+        error["detail"] = detail
+    return {"errors": [error]}
 
 
 @click.command()
 @click.argument("source", metavar="SRC_REPO:TAG")
 @click.argument("target", metavar="DST_REPO[:TAG]")
 @click.option("--by", "promoted_by", help="Who promotes, as recorded (default: cli:USER@HOST).")
+@json_option
 @config_options
-def promote(config: Config, source: str, target: str, promoted_by: str | None) -> None:
+def promote(config: Config, source: str, target: str, promoted_by: str | None,
+            as_json: bool) -> None:
     """Copy a tag into another repository by reference (no blob is copied).
 
     The promoted tag stays protected from the source repository's retention while the target
@@ -35,8 +48,19 @@ def promote(config: Config, source: str, target: str, promoted_by: str | None) -
     try:
         result = do_promote(reg, source, target, who)
     except RegistryError as exc:
+        if as_json:
+            print_json(_error_body(exc.code, exc.message, exc.detail))
         fail(f"cannot promote: {exc.code}: {exc.message}")
+    except Exception as exc:  # database or storage down: one line, not a traceback
+        message = one_line(exc)
+        if as_json:
+            print_json(_error_body("UNKNOWN", message, None))
+        fail(f"promote failed: {message}")
     finally:
         reg.db.close()
+    if as_json:
+        print_json(result.to_dict())
+        return
     click.echo(f"promoted {result.source} -> {result.target}: {result.digest}"
-               f" ({result.manifests} manifest(s), {result.blobs_linked} blob(s) newly linked)")
+               f" ({counted(result.manifests, 'manifest')},"
+               f" {counted(result.blobs_linked, 'blob')} newly linked)")

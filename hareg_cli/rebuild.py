@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +16,7 @@ import click
 from hareg.config import Config
 
 from .options import config_options, fail, prepared
+from .output import print_json
 
 #: Exit statuses: 0 done, 1 done but some objects were skipped (see "errors"),
 #: 2 could not run or stopped on a fatal error, 130 interrupted (run it again to resume).
@@ -32,19 +33,23 @@ EXIT_ERRORS, EXIT_FAILED, EXIT_INTERRUPTED = 1, 2, 130
 @click.option("--prune", is_flag=True, help="Remove rows whose objects are gone from storage.")
 @click.option("--dry-run", is_flag=True,
               help="Walk, read and parse everything, report what would change, write nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Accepted like on the other commands: the summary is always JSON.")
 @config_options
 def rebuild_db(config: Config, jobs: int, pattern: str | None, from_scratch: bool,
-               prune: bool, dry_run: bool) -> None:
+               prune: bool, dry_run: bool, as_json: bool) -> None:
     """Rebuild the database from the storage bucket (the durable truth).
 
-    Prints a JSON summary on stdout. Interrupted, it can simply run again: it resumes where
-    the database stands. While it runs, other instances should be read-only
-    ([registry] read_only = true); see docs/rebuild.rst.
+    Prints a JSON summary on stdout, also when it could not run because a sweep or another
+    rebuild holds the lock (status "busy", exit status 2). Interrupted, it can simply run
+    again: it resumes where the database stands. While it runs, other instances should be
+    read-only ([registry] read_only = true); see docs/rebuild.rst.
     """
     import dataclasses
 
     from hareg.db.pool import Database
     from hareg.rebuild import RebuildBusy, RebuildFailed, RebuildOptions, rebuild
+    from hareg.rebuild.report import busy_summary
     from hareg.storage import create_driver
 
     config = prepared(config)
@@ -57,14 +62,17 @@ def rebuild_db(config: Config, jobs: int, pattern: str | None, from_scratch: boo
     except ValueError as exc:
         fail(f"storage: {exc}")
     db = Database(config.database.url, size=jobs + 2)
+    started = time.monotonic()
     try:
         with _progress_bar() as progress, _sigterm_interrupts():
             summary = rebuild(db, storage, options, progress=progress)
     except RebuildBusy as exc:
-        fail(str(exc))
+        _print(busy_summary(options, time.monotonic() - started, str(exc)))
+        click.echo(f"hareg: rebuild-db did not run: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
     except RebuildFailed as exc:
         _print(exc.summary | {"fatal": str(exc)})
-        click.echo(f"hareg: rebuild-db failed: {exc}", err=True)
+        click.echo(f"hareg: rebuild-db failed: {' '.join(str(exc).split())}", err=True)
         sys.exit(EXIT_FAILED)
     finally:
         db.close()
@@ -78,7 +86,7 @@ def rebuild_db(config: Config, jobs: int, pattern: str | None, from_scratch: boo
 
 
 def _print(summary: dict[str, Any]) -> None:
-    click.echo(json.dumps(summary, indent=2, default=str))
+    print_json(summary)
 
 
 @contextmanager
@@ -106,7 +114,7 @@ def _progress_bar() -> Iterator[Any]:
     from tqdm import tqdm
 
     bar = tqdm(desc="listing blobs", unit=" repos", file=sys.stderr, dynamic_ncols=True,
-               bar_format="{desc}{n_fmt}{unit} [{elapsed}, {rate_fmt}{postfix}]")
+               bar_format="{desc}: {n_fmt}{unit} [{elapsed}, {rate_fmt}{postfix}]")
     lock = threading.Lock()
 
     def update(event: str, report: Any) -> None:  # called from worker threads

@@ -24,6 +24,9 @@ def _read_password(password_stdin: bool) -> str:
         line = sys.stdin.readline()
         password = line[:-1] if line.endswith("\n") else line
         password = password[:-1] if password.endswith("\r") else password
+    elif not sys.stdin.isatty():
+        fail("standard input is not a terminal: to read the password from it,"
+             " pass --password-stdin")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
                                 err=True)
@@ -43,7 +46,11 @@ def user() -> None:
               help="Read the password from the first line of standard input.")
 @config_options
 def add(config: Config, name: str, password_stdin: bool) -> None:
-    """Add user NAME, or set a new password for it; prompts for the password twice."""
+    """Add user NAME, or set a new password for it.
+
+    Prompts for the password twice on a terminal; with --password-stdin, reads it from the
+    first line of standard input (refused without it when standard input is not a terminal).
+    """
     from hareg.auth.htpasswd import MAX_PASSWORD_BYTES, hash_password, set_user, user_name_error
 
     path = _htpasswd_path(config)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..plural import counted
 from ..progress import NoProgress, Progress
 from ..storage import layout
 from ..storage.base import NotFound
@@ -230,19 +231,58 @@ def find_missing_objects(reg: Any, progress: Progress | None = None) -> list[Mis
     return check_storage(reg, progress).missing
 
 
+#: The kinds as JSON keys (``hareg check --json``, docs/cli-json.rst).
+JSON_KINDS = {BLOB: "blobs", LAYER: "layer_links", REVISION: "revision_links", TAG: "tags",
+              UPLOAD: "uploads"}
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(counted(n, kind) for kind, n in sorted(counter.items()))
+
+
 def summarize(report: CheckReport) -> Iterable[str]:
-    """Human-readable lines for the CLI."""
-    rows = ", ".join(f"{n} {kind}" for kind, n in sorted(report.rows.items())) or "no rows"
-    yield f"checked {rows} against {report.objects} objects in {report.seconds:.1f} s"
-    if report.missing:
-        yield f"MISSING: {len(report.missing)} row(s) point at objects that do not exist:"
-        for m in report.missing:
-            yield f"  {m.kind} {m.row}: {m.key}"
-    else:
-        yield "ok: every row's object exists"
+    """Human-readable lines for the CLI; the last one is the verdict, ``ok: ...`` or
+    ``problems: ...``."""
+    rows = _counts(report.rows) or "no rows"
+    yield (f"checked {rows} against {counted(report.objects, 'object')}"
+           f" in {report.seconds:.1f} s")
     if report.unknown:
-        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.unknown.items()))
-        yield (f"info: objects no row knows (garbage collection removes them): {counts};"
-               " e.g.:")
+        total = sum(report.unknown.values())
+        yield (f"info: {counted(total, 'object')} no row knows, garbage collection removes"
+               f" {'it' if total == 1 else 'them'} ({_counts(report.unknown)}); e.g.:")
         for key in report.unknown_examples:
             yield f"  {key}"
+    if report.missing:
+        yield "missing objects (kind, row: key):"
+        for m in report.missing:
+            yield f"  {m.kind} {m.row}: {m.key}"
+        n = len(report.missing)
+        yield (f"problems: {counted(n, 'row')} {'points' if n == 1 else 'point'} at"
+               f" {'an object that does' if n == 1 else 'objects that do'} not exist")
+    else:
+        yield "ok: every row's object exists"
+
+
+def to_json(report: CheckReport | None, error: str | None = None) -> dict[str, Any]:
+    """The document ``hareg check --json`` prints (fields: docs/cli-json.rst).
+
+    ``report`` is None when the check failed before it finished (``error`` says why)."""
+    if report is None:
+        status = "failed"
+        report = CheckReport()
+    else:
+        status = "ok" if report.ok else "problems"
+    return {
+        "status": status,
+        "ok": status == "ok",
+        "duration_seconds": round(report.seconds, 3),
+        "objects": report.objects,
+        "rows": {JSON_KINDS[k]: report.rows.get(k, 0) for k in JSON_KINDS},
+        "missing_count": len(report.missing),
+        "missing": [{"kind": JSON_KINDS[m.kind], "row": m.row, "key": m.key}
+                    for m in report.missing],
+        "unknown_count": sum(report.unknown.values()),
+        "unknown": {JSON_KINDS[k]: report.unknown.get(k, 0) for k in JSON_KINDS},
+        "unknown_examples": list(report.unknown_examples),
+        "error": error,
+    }

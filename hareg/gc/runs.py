@@ -93,3 +93,25 @@ def history(cur: cursor, limit: int = 20) -> list[dict[str, Any]]:
     cur.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM gc_runs"
                 " ORDER BY started_at DESC, id DESC LIMIT %s", (limit,))
     return [dict(zip(HISTORY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+
+
+#: History columns renamed to the fields of the run document (Summary.to_dict).
+_JSON_NAMES = {"id": "run_id", "orphans": "orphans_pass", "tags_deleted": "tags",
+               "manifests_deleted": "manifests", "links_deleted": "links",
+               "blobs_deleted": "blobs", "uploads_deleted": "uploads",
+               "repositories_deleted": "repositories", "orphans_deleted": "orphans"}
+
+
+def history_json(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document ``hareg gc --history --json`` prints (docs/cli-json.rst): each run with
+    the field names of ``hareg gc --json``."""
+    out = []
+    for row in rows:
+        run = {_JSON_NAMES.get(k, k): v for k, v in row.items()}
+        finished = row["finished_at"]
+        run["duration_s"] = (round((finished - row["started_at"]).total_seconds(), 3)
+                             if finished is not None else None)
+        for key in ("started_at", "finished_at"):
+            run[key] = row[key].isoformat() if row[key] is not None else None
+        out.append(run)
+    return {"runs": out}

@@ -72,3 +72,9 @@ class Report:
                 "warning_count": self.warning_count,
                 "warnings": list(self.warnings),
             }
+
+
+def busy_summary(options: RebuildOptions, duration: float, message: str) -> dict[str, Any]:
+    """The summary of a run that could not take the lock: status ``busy``, nothing counted,
+    ``fatal`` says who holds it."""
+    return Report().summary("busy", duration, options) | {"fatal": message}

@@ -154,12 +154,12 @@ def test_hareg_promote_and_gc_commands(env: Env, tmp_path: Path) -> None:
     out = runner.invoke(cli, ["gc", "--config", config, "--dry-run", "--no-progress"])
     assert out.exit_code == 0, out.output
     assert f"dev/app@{image.digest}" in out.output
-    assert "would delete 0 tags, 1 manifests" in out.output
+    assert "would delete 0 tags, 1 manifest, 3 links" in out.output
     assert env.has_manifest("dev/app", image.digest)
 
     out = runner.invoke(cli, ["gc", "--config", config, "--no-progress"])
     assert out.exit_code == 0, out.output
-    assert "deleted 0 tags, 1 manifests" in out.output
+    assert "deleted 0 tags, 1 manifest, 3 links" in out.output
     assert not env.has_manifest("dev/app", image.digest)
 
     out = runner.invoke(cli, ["gc", "--config", config, "--history"])

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -99,12 +100,15 @@ def test_cli_exit_status(reg: Registry, tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(cli, ["check", "--config", str(config), "--no-progress"])
     assert ok.exit_code == 0, ok.output
-    assert "ok: every row's object exists" in ok.output
+    assert ok.stdout.splitlines()[-1] == "ok: every row's object exists"
+    assert ok.stdout.startswith("checked 3 blobs, 2 layer links, 1 revision link, 1 tag"
+                                " against 8 objects in ")
     digest = next(iter(reg.storage.list_objects(layout.blobs_root()))).key
     reg.storage.delete(digest)
     bad = runner.invoke(cli, ["check", "--config", str(config), "--no-progress"])
     assert bad.exit_code == 1, bad.output
-    assert "MISSING: 1 row(s)" in bad.output
+    assert bad.stdout.splitlines()[-1] == ("problems: 1 row points at an object that does"
+                                           " not exist")
 
 
 @pytest.mark.ha
@@ -132,3 +136,74 @@ def test_ten_thousand_blobs_well_under_a_minute(pg: Any, s3_server: Any) -> None
     print(f"hareg check: {report.rows[BLOB]} blobs, {report.objects} objects in {took:.1f} s")
     assert [m.row for m in report.missing] == [digests[1234]]
     assert took < 30
+
+
+def _check_cli(reg: Registry, tmp_path: Path, *args: str) -> Any:
+    config = tmp_path / "hareg.toml"
+    config.write_text(to_toml({
+        "database": {"url": reg.db.url},
+        "storage": {"driver": "filesystem", "root": str(reg.storage.root)}}))
+    return CliRunner().invoke(cli, ["check", "--config", str(config), "--no-progress", *args])
+
+
+def test_cli_verdict_is_the_last_line_after_info(reg: Registry, tmp_path: Path) -> None:
+    _push(reg, "x", "1")
+    stray = random_blob(10)
+    reg.storage.put_bytes(layout.blob_data(stray.digest), stray.data)
+    out = _check_cli(reg, tmp_path)
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert lines[1] == ("info: 1 object no row knows, garbage collection removes it (1 blob);"
+                        " e.g.:")
+    assert lines[2] == f"  {layout.blob_data(stray.digest)}"
+    assert lines[-1] == "ok: every row's object exists"
+
+    reg.storage.delete(layout.tag_current_link("x", "1"))
+    image = _push(reg, "y", "2")
+    reg.storage.delete(layout.revision_link("y", image.digest))
+    out = _check_cli(reg, tmp_path)
+    assert out.exit_code == 1, out.output
+    lines = out.stdout.splitlines()
+    assert lines[1].startswith("info: 1 object no row knows")
+    assert f"  revision link y@{image.digest}: {layout.revision_link('y', image.digest)}" in lines
+    assert "  tag x:1: " + layout.tag_current_link("x", "1") in lines
+    assert lines[-1] == "problems: 2 rows point at objects that do not exist"
+
+
+def test_cli_json(reg: Registry, tmp_path: Path) -> None:
+    image = _push(reg, "a/b", "v1")
+    out = _check_cli(reg, tmp_path, "--json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["status"] == "ok" and doc["ok"] is True and doc["error"] is None
+    assert doc["rows"] == {"blobs": 3, "layer_links": 2, "revision_links": 1, "tags": 1,
+                           "uploads": 0}
+    assert doc["objects"] == 8 and isinstance(doc["duration_seconds"], float)
+    assert (doc["missing_count"], doc["missing"]) == (0, [])
+    assert doc["unknown_count"] == 0 and doc["unknown_examples"] == []
+    assert doc["unknown"] == dict.fromkeys(doc["rows"], 0)
+
+    layer = image.blobs[1]
+    reg.storage.delete(layout.blob_data(layer.digest))
+    reg.storage.put_bytes(layout.upload_data("a/b", "dead-session"), b"x")
+    out = _check_cli(reg, tmp_path, "--json")
+    assert out.exit_code == 1, out.output
+    doc = json.loads(out.stdout)  # stdout is the document alone
+    assert doc["status"] == "problems" and doc["ok"] is False
+    assert doc["missing_count"] == 1
+    assert doc["missing"] == [{"kind": "blobs", "row": layer.digest,
+                               "key": layout.blob_data(layer.digest)}]
+    assert doc["unknown_count"] == 1 and doc["unknown"]["uploads"] == 1
+    assert doc["unknown_examples"] == [layout.upload_data("a/b", "dead-session")]
+
+
+def test_cli_json_when_the_check_fails(reg: Registry, tmp_path: Path, monkeypatch: Any) -> None:
+    def broken(prefix: str) -> Iterator[Any]:
+        raise OSError("the bucket is gone")
+
+    monkeypatch.setattr(FilesystemDriver, "list", lambda self, prefix: broken(prefix))
+    out = _check_cli(reg, tmp_path, "--json")
+    assert out.exit_code == 2
+    doc = json.loads(out.stdout)
+    assert doc["status"] == "failed" and doc["error"] == "OSError: the bucket is gone"
+    assert out.stderr == "hareg: check failed: OSError: the bucket is gone\n"
