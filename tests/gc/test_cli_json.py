@@ -13,7 +13,6 @@ import psycopg2
 from click.testing import CliRunner
 
 from hareg.db import locks
-from hareg.gc.collect import GC_LOCK_NAME
 from hareg_cli.main import cli
 from tests import oci
 from tests.gc.conftest import Env
@@ -111,7 +110,7 @@ def test_gc_json_when_another_sweep_holds_the_lock(env: Env, tmp_path: Path) -> 
     other.autocommit = True
     try:
         with other.cursor() as cur:
-            assert locks.try_session_lock(cur, locks.GC, GC_LOCK_NAME)
+            assert locks.try_session_lock(cur, locks.GC, locks.GC_NAME)
         out = _invoke(env, tmp_path, "gc", "--json", "--no-progress")
     finally:
         other.close()

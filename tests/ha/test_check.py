@@ -201,7 +201,7 @@ def test_cli_json_when_the_check_fails(reg: Registry, tmp_path: Path, monkeypatc
     def broken(prefix: str) -> Iterator[Any]:
         raise OSError("the bucket is gone")
 
-    monkeypatch.setattr(FilesystemDriver, "list", lambda self, prefix: broken(prefix))
+    monkeypatch.setattr(FilesystemDriver, "list_objects", lambda self, prefix: broken(prefix))
     out = _check_cli(reg, tmp_path, "--json")
     assert out.exit_code == 2
     doc = json.loads(out.stdout)

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from hareg.db import locks
 from hareg.db.pool import Database
-from hareg.rebuild import GC_LOCK_NAME
 from hareg.rebuild.report import KINDS
 from hareg.storage import FilesystemDriver
 from hareg_cli.main import cli
@@ -41,7 +40,7 @@ def test_summary_when_the_lock_is_busy(db: Database, storage: FilesystemDriver,
     other.autocommit = True
     try:
         with other.cursor() as cur:
-            assert locks.try_session_lock(cur, locks.GC, GC_LOCK_NAME)
+            assert locks.try_session_lock(cur, locks.GC, locks.GC_NAME)
         out = _rebuild(db, storage, tmp_path, "--json")
     finally:
         other.close()
