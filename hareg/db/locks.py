@@ -56,3 +56,25 @@ def xact_lock_shared_many(cur: cursor, kind: int, names: list[str]) -> None:
             " FROM unnest(%s::text[]) AS n ORDER BY n",
             (kind, sorted(set(names))),
         )
+
+
+# --- Batches of session-level locks, taken without waiting (the sweep, hareg.gc.locks) ---
+
+
+def try_session_lock_many(cur: cursor, kind: int, names: list[str]) -> set[str]:
+    """Take, at session level, every lock of ``names`` that is free right now (exclusive,
+    ``pg_try_advisory_lock``); return the names locked. One round trip."""
+    if not names:
+        return set()
+    cur.execute(
+        "SELECT n FROM unnest(%s::text[]) AS n WHERE pg_try_advisory_lock(%s, hashtext(n))",
+        (names, kind),
+    )
+    return {r[0] for r in cur.fetchall()}
+
+
+def session_unlock_many(cur: cursor, kind: int, names: list[str]) -> None:
+    """Release session-level locks of ``names`` taken by this connection. One round trip."""
+    if names:
+        cur.execute("SELECT pg_advisory_unlock(%s, hashtext(n)) FROM unnest(%s::text[]) AS n",
+                    (kind, names))

@@ -17,6 +17,7 @@ from importlib import resources
 import psycopg2
 
 from . import locks
+from .transaction import transaction
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -56,17 +57,12 @@ def apply_migrations(url: str) -> list[Migration]:
                 for mig in available_migrations():
                     if mig.version in done:
                         continue
-                    cur.execute("BEGIN")
-                    try:
-                        cur.execute(mig.sql)
-                        cur.execute(
+                    with transaction(conn) as tx:
+                        tx.execute(mig.sql)
+                        tx.execute(
                             "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                             (mig.version, mig.name),
                         )
-                        cur.execute("COMMIT")
-                    except BaseException:
-                        cur.execute("ROLLBACK")
-                        raise
                     applied.append(mig)
             finally:
                 locks.session_unlock(cur, locks.MIGRATIONS, "schema")

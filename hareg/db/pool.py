@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: EUPL-1.2
 """A small blocking connection pool for psycopg2 that works under gevent.
 
-Connections run in autocommit mode: a read is one round trip, and ``transaction()`` issues
-BEGIN/COMMIT itself. With psycogreen installed (``hareg.db.green.patch()``) every query yields
-to other greenlets, and the locks/queues used here are gevent-aware once gevent has patched the
-standard library, so a greenlet waiting for a connection does not block its worker.
+Connections run in autocommit mode: a read is one round trip, and ``transaction()`` opens
+BEGIN ... COMMIT (``hareg.db.transaction``). With psycogreen installed
+(``hareg.db.green.patch()``) every query yields to other greenlets, and the locks/queues used
+here are gevent-aware once gevent has patched the standard library, so a greenlet waiting for
+a connection does not block its worker.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from contextlib import contextmanager
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
+
+from .transaction import Isolation, transaction
 
 log = logging.getLogger(__name__)
 
@@ -83,21 +86,11 @@ class Database:
             yield cur
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg2.extensions.cursor]:
+    def transaction(self, isolation: Isolation | None = None
+                    ) -> Iterator[psycopg2.extensions.cursor]:
         """A cursor inside BEGIN ... COMMIT; any exception rolls back."""
-        with self.connection() as conn:
-            with conn.cursor() as cur:
-                cur.execute("BEGIN")
-                try:
-                    yield cur
-                except BaseException:
-                    if not conn.closed:
-                        try:
-                            cur.execute("ROLLBACK")
-                        except psycopg2.Error:
-                            conn.close()
-                    raise
-                cur.execute("COMMIT")
+        with self.connection() as conn, transaction(conn, isolation) as cur:
+            yield cur
 
     def ping(self) -> None:
         with self.read() as cur:

@@ -20,18 +20,18 @@ from datetime import timedelta
 
 from ..config import GcConfig, RetentionRule
 from ..db import locks as db_locks
+from ..db.session import Session
+from ..db.session import now as db_now
 from ..progress import NoProgress, Progress
 from ..registry.context import Registry
 from . import runs
-from .connection import GcConnection
 from .locks import LockStats
 from .orphans import Orphan, delete_orphans, find_orphans
 from .plan import Plan, make_plan
 from .runs import Summary
-from .sweep import Counts, Sweeper
+from .sweep import LOCK_TIMEOUT, Counts, Sweeper
 
 log = logging.getLogger(__name__)
-
 
 
 class GcBusy(Exception):
@@ -60,7 +60,7 @@ def collect_garbage(reg: Registry, gc: GcConfig, rules: Sequence[RetentionRule] 
     schedule still sweep once per interval. Raises GcBusy when another sweep runs.
     """
     progress = progress or NoProgress()
-    conn = GcConnection(reg.db.url)
+    conn = Session(reg.db.url, "hareg-gc", lock_timeout=LOCK_TIMEOUT)
     try:
         if not dry_run:
             with conn.cursor() as cur:
@@ -68,8 +68,7 @@ def collect_garbage(reg: Registry, gc: GcConfig, rules: Sequence[RetentionRule] 
                     raise GcBusy("another garbage collection is running (its advisory lock is"
                                  " held); not starting a second one")
                 if min_interval:
-                    cur.execute("SELECT now()")
-                    now = cur.fetchone()[0]
+                    now = db_now(cur)
                     last = runs.last_completed_start(cur)
                     if last is not None and now - last < timedelta(seconds=min_interval):
                         return Result(None)
@@ -79,7 +78,7 @@ def collect_garbage(reg: Registry, gc: GcConfig, rules: Sequence[RetentionRule] 
         progress.close()
 
 
-def _sweep(reg: Registry, conn: GcConnection, gc: GcConfig, rules: Sequence[RetentionRule],
+def _sweep(reg: Registry, conn: Session, gc: GcConfig, rules: Sequence[RetentionRule],
            dry_run: bool, orphans: bool, progress: Progress, trigger: str) -> Result:
     with reg.db.transaction() as cur:
         run_id, started_at = runs.start_run(cur, trigger, _host(), dry_run, orphans,

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from psycopg2.extensions import cursor
 
+from ..db import locks as db_locks
+
 
 @dataclass
 class LockStats:
@@ -43,35 +45,17 @@ class LockStats:
         return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
-def try_lock_many(cur: cursor, kind: int, names: list[str]) -> set[str]:
-    """Take every lock that is free right now; return the names locked."""
-    if not names:
-        return set()
-    cur.execute(
-        "SELECT n FROM unnest(%s::text[]) AS n WHERE pg_try_advisory_lock(%s, hashtext(n))",
-        (names, kind),
-    )
-    return {r[0] for r in cur.fetchall()}
-
-
-def unlock_many(cur: cursor, kind: int, names: Iterable[str]) -> None:
-    names = list(names)
-    if names:
-        cur.execute("SELECT pg_advisory_unlock(%s, hashtext(n)) FROM unnest(%s::text[]) AS n",
-                    (kind, names))
-
-
 @contextmanager
 def locked(cur: cursor, kind: int, names: Iterable[str], stats: LockStats) -> Iterator[set[str]]:
     """Hold the free ones of ``names`` for the block; yields the set actually locked."""
     wanted = sorted(set(names))
     start = time.monotonic()
-    acquired = try_lock_many(cur, kind, wanted)
+    acquired = db_locks.try_session_lock_many(cur, kind, wanted)
     try:
         yield acquired
     finally:
         try:
-            unlock_many(cur, kind, acquired)
+            db_locks.session_unlock_many(cur, kind, sorted(acquired))
         finally:
             if acquired:
                 stats.record(time.monotonic() - start, len(acquired), len(wanted) - len(acquired))

@@ -28,12 +28,14 @@ from datetime import datetime, timedelta
 
 from psycopg2.extensions import cursor
 
+from ..db import gc_orphans
 from ..db import locks as db_locks
+from ..db.session import Session
+from ..db.session import now as db_now
 from ..progress import Progress
 from ..registry.context import Registry
 from ..storage import layout
 from ..storage.base import ObjectInfo, StorageError
-from .connection import GcConnection
 from .locks import LockStats, locked
 from .sweep import Counts
 
@@ -92,46 +94,26 @@ def _known(cur: cursor, items: list[Orphan]) -> set[str]:
 
     blobs = of("blob")
     if blobs:
-        cur.execute("SELECT digest FROM blobs WHERE digest = ANY(%s)", ([o.digest for o in blobs],))
-        found = {r[0] for r in cur.fetchall()}
+        found = gc_orphans.existing_blobs(cur, [o.digest for o in blobs if o.digest])
         known.update(o.key for o in blobs if o.digest in found)
-    for kind, sql in (
-        ("layer_link", "SELECT r.name, rb.digest FROM repository_blobs rb"
-                       " JOIN repositories r ON r.id = rb.repository_id"
-                       " JOIN unnest(%s::text[], %s::text[]) AS k(name, x)"
-                       " ON r.name = k.name AND rb.digest = k.x"),
-        ("revision_link", "SELECT r.name, m.digest FROM manifests m"
-                          " JOIN repositories r ON r.id = m.repository_id"
-                          " JOIN unnest(%s::text[], %s::text[]) AS k(name, x)"
-                          " ON r.name = k.name AND m.digest = k.x"),
-        ("tag_current_link", "SELECT r.name, t.name FROM tags t"
-                             " JOIN repositories r ON r.id = t.repository_id"
-                             " JOIN unnest(%s::text[], %s::text[]) AS k(name, x)"
-                             " ON r.name = k.name AND t.name = k.x"),
-    ):
+    for kind, existing in (("layer_link", gc_orphans.existing_links),
+                           ("revision_link", gc_orphans.existing_manifests),
+                           ("tag_current_link", gc_orphans.existing_tags)):
         group = of(kind)
         if group:
-            second = [(o.tag if kind == "tag_current_link" else o.digest) for o in group]
-            cur.execute(sql, ([o.repository for o in group], second))
-            found_pairs = set(cur.fetchall())
+            second = [str(o.tag if kind == "tag_current_link" else o.digest) for o in group]
+            found_pairs = existing(cur, [str(o.repository) for o in group], second)
             known.update(o.key for o, x in zip(group, second, strict=True)
                          if (o.repository, x) in found_pairs)
     index = of("tag_index_link")
     if index:  # an index entry is known while its tag and its manifest both exist
-        cur.execute(
-            "SELECT r.name, t.name, m.digest FROM tags t"
-            " JOIN repositories r ON r.id = t.repository_id"
-            " JOIN manifests m ON m.repository_id = r.id"
-            " JOIN unnest(%s::text[], %s::text[], %s::text[]) AS k(name, tag, digest)"
-            " ON r.name = k.name AND t.name = k.tag AND m.digest = k.digest",
-            ([o.repository for o in index], [o.tag for o in index], [o.digest for o in index]))
-        found3 = set(cur.fetchall())
+        found3 = gc_orphans.existing_tag_index_entries(
+            cur, [str(o.repository) for o in index], [str(o.tag) for o in index],
+            [str(o.digest) for o in index])
         known.update(o.key for o in index if (o.repository, o.tag, o.digest) in found3)
     uploads = [o for o in of("upload") if _is_uuid(o.upload_id)]  # others are not ours
     if uploads:
-        cur.execute("SELECT id::text FROM uploads WHERE id = ANY(%s::uuid[])",
-                    ([o.upload_id for o in uploads],))
-        found = {r[0] for r in cur.fetchall()}
+        found = gc_orphans.existing_uploads(cur, [str(o.upload_id) for o in uploads])
         known.update(o.key for o in uploads if o.upload_id in found)
     return known
 
@@ -141,12 +123,11 @@ def _listing(reg: Registry) -> Iterator[ObjectInfo]:
     yield from reg.storage.list_objects(layout.repositories_root())
 
 
-def find_orphans(reg: Registry, conn: GcConnection, grace: int, upload_max_age: int,
+def find_orphans(reg: Registry, conn: Session, grace: int, upload_max_age: int,
                  batch: int, progress: Progress) -> Iterator[list[Orphan]]:
     """Batches of orphan candidates: old enough and without a row at the time of the check."""
     with conn.cursor() as cur:
-        cur.execute("SELECT now()")
-        now = cur.fetchone()[0]
+        now = db_now(cur)
     cutoff = now - timedelta(seconds=grace)
     upload_cutoff = now - timedelta(seconds=max(grace, upload_max_age))
     progress.phase("orphans", None)
@@ -178,7 +159,7 @@ def find_orphans(reg: Registry, conn: GcConnection, grace: int, upload_max_age: 
             yield found
 
 
-def delete_orphans(reg: Registry, conn: GcConnection, items: list[Orphan], stats: LockStats,
+def delete_orphans(reg: Registry, conn: Session, items: list[Orphan], stats: LockStats,
                    counts: Counts) -> None:
     """Delete a batch of candidates: lock, check again that no row appeared, delete, unlock."""
     for kind in (db_locks.BLOB, db_locks.TAG, 0):

@@ -1,6 +1,8 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Retention policies and immutable tags: pure functions over config rules and tag lists.
+"""Retention policies: which tags a rule deletes, pure functions over a rule and tag lists.
+
+Immutable tags are the registry's (hareg.registry.rules); the rules are the same config.
 
 The first ``[[retention]]`` entry whose ``repository`` glob matches a repository name applies
 to it. Globs are those of ``[[auth.rules]]`` (hareg.auth.globs): ``*`` stays within one path

@@ -1,16 +1,17 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""The ``gc_runs`` table: one row per sweep, listed by ``hareg gc --history``."""
+"""The run summary of a sweep, recorded in ``gc_runs`` (hareg.db.gc_runs) and logged."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from psycopg2.extensions import cursor
 
+from ..db import gc_runs
+from ..db.gc_runs import history, last_completed_start
 from .sweep import Counts
 
 
@@ -52,47 +53,15 @@ def start_run(cur: cursor, trigger: str, host: str, dry_run: bool, orphans: bool
     """Insert the run's row. ``owner`` (the holder of the GC lock) also marks rows that a
     crashed sweep left 'running' as 'aborted': no other sweep can be running."""
     if owner:
-        cur.execute("UPDATE gc_runs SET status = 'aborted', finished_at = now()"
-                    " WHERE status = 'running' AND NOT dry_run")
-    cur.execute("INSERT INTO gc_runs (trigger, host, dry_run, orphans) VALUES (%s, %s, %s, %s)"
-                " RETURNING id, started_at", (trigger, host, dry_run, orphans))
-    run_id, started_at = cur.fetchone()
-    return run_id, started_at
+        gc_runs.abort_running(cur)
+    return gc_runs.insert_run(cur, trigger, host, dry_run, orphans)
 
 
 def finish_run(cur: cursor, summary: Summary) -> None:
-    c = summary.counts
-    cur.execute(
-        "UPDATE gc_runs SET finished_at = now(), status = %s, tags_deleted = %s,"
-        " manifests_deleted = %s, links_deleted = %s, blobs_deleted = %s, uploads_deleted = %s,"
-        " repositories_deleted = %s, orphans_deleted = %s, bytes_freed = %s, summary = %s,"
-        " error = %s WHERE id = %s RETURNING finished_at",
-        (summary.status, c.tags, c.manifests, c.links, c.blobs, c.uploads, c.repositories,
-         c.orphans, c.bytes_freed, json.dumps(summary.to_dict()), summary.error,
-         summary.run_id))
-    row = cur.fetchone()
-    if row:
-        summary.finished_at = row[0]
-
-
-def last_completed_start(cur: cursor) -> datetime | None:
-    """When the latest real (not dry) sweep that finished began: the scheduler's clock."""
-    cur.execute("SELECT max(started_at) FROM gc_runs WHERE NOT dry_run AND status = 'ok'")
-    row = cur.fetchone()
-    return row[0] if row else None
-
-
-HISTORY_COLUMNS = ("id", "started_at", "finished_at", "status", "trigger", "host", "dry_run",
-                   "orphans", "tags_deleted", "manifests_deleted", "links_deleted",
-                   "blobs_deleted", "uploads_deleted", "repositories_deleted", "orphans_deleted",
-                   "bytes_freed", "error")
-
-
-def history(cur: cursor, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest runs, newest first."""
-    cur.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM gc_runs"
-                " ORDER BY started_at DESC, id DESC LIMIT %s", (limit,))
-    return [dict(zip(HISTORY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+    finished_at = gc_runs.finish_run(cur, summary.run_id, summary.status,
+                                     asdict(summary.counts), summary.to_dict(), summary.error)
+    if finished_at is not None:
+        summary.finished_at = finished_at
 
 
 #: History columns renamed to the fields of the run document (Summary.to_dict).
@@ -115,3 +84,6 @@ def history_json(rows: list[dict[str, Any]]) -> dict[str, Any]:
             run[key] = row[key].isoformat() if row[key] is not None else None
         out.append(run)
     return {"runs": out}
+
+
+__all__ = ["Summary", "finish_run", "history", "history_json", "last_completed_start", "start_run"]

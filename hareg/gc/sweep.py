@@ -16,6 +16,8 @@ a writer of the same digest or tag runs entirely before (the re-check sees its r
 item is skipped) or entirely after (it finds no row and writes object and row anew). A crash
 between 3 and 4 leaves objects without rows, which the orphan pass removes; never a row
 without its object.
+
+What garbage is, is defined once in hareg.db.garbage; the statements are in hareg.db.gc_sweep.
 """
 
 from __future__ import annotations
@@ -26,21 +28,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-import psycopg2
-import psycopg2.errors
-
 from ..config import GcConfig, RetentionRule
+from ..db import gc_sweep
 from ..db import locks as db_locks
+from ..db.garbage import active_promotions
+from ..db.gc_sweep import CONTENTION
+from ..db.session import Session
 from ..progress import Progress
 from ..registry.context import Registry
 from ..registry.rules import rule_for
 from ..storage import layout
 from ..storage.base import StorageError
 from . import policy
-from .connection import GcConnection
 from .locks import LockStats, locked
 from .plan import (
-    ACTIVE_PROMOTION,
     BlobItem,
     LinkItem,
     ManifestItem,
@@ -53,13 +54,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Errors after which a batch is retried item by item (and a single item is skipped).
-CONTENTION = (
-    psycopg2.errors.ForeignKeyViolation,
-    psycopg2.errors.LockNotAvailable,
-    psycopg2.errors.DeadlockDetected,
-    psycopg2.errors.SerializationFailure,
-)
+#: The longest a sweep statement waits for a row lock. A sweep holds exclusive advisory locks
+#: on the digests of its batch while it works, so it must never queue behind a push for long:
+#: on timeout the batch is retried item by item and contended items are left for next time.
+LOCK_TIMEOUT = "200ms"
+
 #: Index -> child -> referrer chains need a pass per level; real chains are short.
 MAX_MANIFEST_PASSES = 8
 
@@ -120,7 +119,7 @@ def _pairs(rows: Iterable[tuple[int, str]]) -> tuple[list[int], list[str]]:
 class Sweeper:
     """Runs the delete phases for a plan on the sweep's own connection."""
 
-    def __init__(self, reg: Registry, conn: GcConnection, gc: GcConfig,
+    def __init__(self, reg: Registry, conn: Session, gc: GcConfig,
                  rules: Sequence[RetentionRule], progress: Progress, stats: LockStats,
                  counts: Counts) -> None:
         self.reg = reg
@@ -197,18 +196,8 @@ class Sweeper:
             if not todo:
                 return batch
             with self.conn.transaction() as tx:
-                rids, names = _pairs((t.repository_id, t.tag) for t in todo)
-                tx.execute(
-                    "SELECT now(), t.repository_id, t.name, t.manifest_id, t.updated_at"
-                    " FROM tags t JOIN unnest(%s::bigint[], %s::text[]) AS k(rid, name)"
-                    " ON t.repository_id = k.rid AND t.name = k.name", (rids, names))
-                rows = tx.fetchall()
-                live = {(r[1], r[2]): (r[3], r[4]) for r in rows}
-                now = rows[0][0] if rows else None
-                tx.execute(f"SELECT p.source_repository, p.source_tag, p.digest FROM promotions p"
-                           f" WHERE p.source_repository = ANY(%s) AND {ACTIVE_PROMOTION}",
-                           (sorted({t.repository for t in todo}),))
-                promoted = {tuple(r) for r in tx.fetchall()}
+                now, live = gc_sweep.live_tags(tx, *_pairs((t.repository_id, t.tag) for t in todo))
+                promoted = active_promotions(tx, sorted({t.repository for t in todo}))
                 for t in todo:
                     state = policy.TagState(t.tag, t.manifest_id, t.digest, t.updated_at)
                     if (live.get((t.repository_id, t.tag)) == (t.manifest_id, t.updated_at)
@@ -217,10 +206,7 @@ class Sweeper:
                                                      state, now)):
                         done.append(t)
                 if done:
-                    rids, names = _pairs((t.repository_id, t.tag) for t in done)
-                    tx.execute(
-                        "DELETE FROM tags t USING unnest(%s::bigint[], %s::text[]) AS k(rid, name)"
-                        " WHERE t.repository_id = k.rid AND t.name = k.name", (rids, names))
+                    gc_sweep.delete_tags(tx, *_pairs((t.repository_id, t.tag) for t in done))
             self._delete_objects([k for t in done for k in keys[(t.repository, t.tag)]])
         self.counts.tags += len(done)
         return [t for t in batch if t not in done]
@@ -246,26 +232,12 @@ class Sweeper:
             if not ids:
                 return batch
             with self.conn.transaction() as tx:
-                tx.execute("SELECT id FROM manifests WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED",
-                           (ids,))
-                rows_locked = [r[0] for r in tx.fetchall()]
+                rows_locked = gc_sweep.lock_manifests(tx, ids)
                 # A new statement, hence a new snapshot: what committed before our locks shows.
-                tx.execute(
-                    "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id"
-                    " WHERE m.id = ANY(%(ids)s)"
-                    " AND m.created_at < now() - %(grace)s * interval '1 second'"
-                    " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)"
-                    " AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.child_id = m.id)"
-                    " AND NOT (%(referrers)s AND m.subject IS NOT NULL AND EXISTS ("
-                    "   SELECT 1 FROM manifests s"
-                    "   WHERE s.repository_id = m.repository_id AND s.digest = m.subject))"
-                    " AND NOT EXISTS (SELECT 1 FROM promotions p"
-                    f"  WHERE p.source_repository = r.name AND p.digest = m.digest"
-                    f"  AND {ACTIVE_PROMOTION})",
-                    {"ids": rows_locked, "grace": self.grace, "referrers": self.keep_referrers})
-                confirmed = {r[0] for r in tx.fetchall()}
+                confirmed = gc_sweep.confirm_manifests(tx, rows_locked, self.grace,
+                                                       self.keep_referrers)
                 if confirmed:
-                    tx.execute("DELETE FROM manifests WHERE id = ANY(%s)", (sorted(confirmed),))
+                    gc_sweep.delete_manifests(tx, sorted(confirmed))
                 deleted = [m for m in batch if m.id in confirmed]
             self._delete_objects([layout.revision_link(m.repository, m.digest) for m in deleted])
         self.counts.manifests += len(deleted)
@@ -284,25 +256,11 @@ class Sweeper:
             if not todo:
                 return batch
             with self.conn.transaction() as tx:
-                rids, digests = _pairs((x.repository_id, x.digest) for x in todo)
-                tx.execute(
-                    "SELECT rb.repository_id, rb.digest FROM repository_blobs rb"
-                    " JOIN unnest(%s::bigint[], %s::text[]) AS k(rid, digest)"
-                    " ON rb.repository_id = k.rid AND rb.digest = k.digest"
-                    " WHERE rb.created_at < now() - %s * interval '1 second'"
-                    " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb"
-                    "   JOIN manifests m ON m.id = mb.manifest_id"
-                    "   WHERE m.repository_id = rb.repository_id AND mb.digest = rb.digest)",
-                    (rids, digests, self.grace))
-                confirmed = set(tx.fetchall())
+                confirmed = gc_sweep.confirm_links(
+                    tx, *_pairs((x.repository_id, x.digest) for x in todo), self.grace)
                 done = [x for x in todo if (x.repository_id, x.digest) in confirmed]
                 if done:
-                    rids, digests = _pairs((x.repository_id, x.digest) for x in done)
-                    tx.execute(
-                        "DELETE FROM repository_blobs rb"
-                        " USING unnest(%s::bigint[], %s::text[]) AS k(rid, digest)"
-                        " WHERE rb.repository_id = k.rid AND rb.digest = k.digest",
-                        (rids, digests))
+                    gc_sweep.delete_links(tx, *_pairs((x.repository_id, x.digest) for x in done))
             self._delete_objects([layout.layer_link(x.repository, x.digest) for x in done])
         self.counts.links += len(done)
         return [x for x in batch if x not in done]
@@ -319,16 +277,9 @@ class Sweeper:
             if not held:
                 return batch
             with self.conn.transaction() as tx:
-                tx.execute(
-                    "SELECT b.digest, b.size FROM blobs b WHERE b.digest = ANY(%s)"
-                    " AND b.created_at < now() - %s * interval '1 second'"
-                    " AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)"
-                    " AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = b.digest)"
-                    " AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)",
-                    (sorted(held), self.grace))
-                done = dict(tx.fetchall())
+                done = gc_sweep.confirm_blobs(tx, sorted(held), self.grace)
                 if done:
-                    tx.execute("DELETE FROM blobs WHERE digest = ANY(%s)", (sorted(done),))
+                    gc_sweep.delete_blobs(tx, sorted(done))
             self._delete_objects([layout.blob_data(d) for d in sorted(done)])
         self.counts.blobs += len(done)
         self.counts.bytes_freed += sum(done.values())
@@ -343,13 +294,9 @@ class Sweeper:
     def _upload_batch(self, batch: list[UploadItem]) -> list[UploadItem]:
         with self.conn.transaction() as tx:
             # The row lock of a PATCH in progress makes SKIP LOCKED pass over its upload.
-            tx.execute(
-                "SELECT id::text FROM uploads WHERE id = ANY(%s::uuid[])"
-                " AND updated_at < now() - %s * interval '1 second' FOR UPDATE SKIP LOCKED",
-                ([u.id for u in batch], self.max_age))
-            confirmed = {r[0] for r in tx.fetchall()}
+            confirmed = gc_sweep.lock_abandoned_uploads(tx, [u.id for u in batch], self.max_age)
             if confirmed:
-                tx.execute("DELETE FROM uploads WHERE id = ANY(%s::uuid[])", (sorted(confirmed),))
+                gc_sweep.delete_uploads(tx, sorted(confirmed))
         done = [u for u in batch if u.id in confirmed]
         # The rows are gone, and nobody else knows these upload ids: no lock needed.
         for u in done:
@@ -374,20 +321,9 @@ class Sweeper:
         with self.conn.transaction() as tx:
             # FOR UPDATE conflicts with the FOR KEY SHARE of writers (ensure_repository and
             # foreign key checks): a repository a push is using right now is skipped.
-            tx.execute(
-                "SELECT id FROM repositories WHERE id = ANY(%s)"
-                " AND created_at < now() - %s * interval '1 second' FOR UPDATE SKIP LOCKED",
-                ([r.id for r in batch], self.grace))
-            rows_locked = [r[0] for r in tx.fetchall()]
-            tx.execute(
-                "SELECT r.id FROM repositories r WHERE r.id = ANY(%s)"
-                " AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
-                " AND NOT EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id)"
-                " AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = r.id)"
-                " AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.repository = r.name)",
-                (rows_locked,))
-            confirmed = {r[0] for r in tx.fetchall()}
+            rows_locked = gc_sweep.lock_old_repositories(tx, [r.id for r in batch], self.grace)
+            confirmed = gc_sweep.confirm_empty_repositories(tx, rows_locked)
             if confirmed:
-                tx.execute("DELETE FROM repositories WHERE id = ANY(%s)", (sorted(confirmed),))
+                gc_sweep.delete_repositories(tx, sorted(confirmed))
         self.counts.repositories += len(confirmed)
         return [r for r in batch if r.id not in confirmed]

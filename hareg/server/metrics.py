@@ -42,6 +42,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 from werkzeug.routing.exceptions import RoutingException
 
+from ..db import metrics as db_metrics
+
 log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -165,9 +167,7 @@ class UploadSessionsCollector:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             with self.db.read() as cur:
-                cur.execute("SELECT count(*), coalesce(extract(epoch FROM now()"
-                            " - min(updated_at)), 0) FROM uploads")
-                count, oldest = cur.fetchone()
+                count, oldest = db_metrics.upload_sessions(cur)
         except Exception as exc:  # a scrape must not fail because the database is away
             log.warning("metrics: cannot count upload sessions: %s", exc)
             return
@@ -176,7 +176,7 @@ class UploadSessionsCollector:
                                 value=count)
         yield GaugeMetricFamily("hareg_upload_session_oldest_idle_seconds",
                                 "Time since the least recently active open upload moved.",
-                                value=float(oldest))
+                                value=oldest)
 
 
 class _Forward:
