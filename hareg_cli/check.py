@@ -10,7 +10,7 @@ import click
 
 from hareg.config import Config
 
-from .options import config_options, fail
+from .options import config_options, fail, prepared
 from .progress import terminal_progress
 
 
@@ -25,14 +25,9 @@ def check(config: Config, progress: bool | None) -> None:
     no row knows (garbage collection removes those). Safe while the registry serves.
     """
     from hareg.check.objects import check_storage, summarize
-    from hareg.db.bootstrap import resolve_database
-    from hareg.db.embedded import EmbeddedUnavailable
     from hareg.registry.build import build_registry
 
-    try:
-        config = resolve_database(config)
-    except EmbeddedUnavailable as exc:
-        fail(str(exc))
+    config = prepared(config, require_schema=True, migrate=False)
     reg = build_registry(config)
     try:
         report = check_storage(reg, terminal_progress(progress))
