@@ -318,8 +318,14 @@ def unknown_environment(env: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env
     known = {_env_name(section, f.name) for section, (dc, _) in _SECTIONS.items()
              for f in fields(dc)} | OTHER_VARIABLES
-    return [f"unknown environment variable {name}{_did_you_mean(name, known)}"
-            for name in sorted(env) if name.startswith(ENV_PREFIX) and name not in known]
+    stems = {name[len(ENV_PREFIX):]: name for name in known}  # compare what follows HAREG_
+    lines = []
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name[len(ENV_PREFIX):], list(stems), n=1)
+            hint = f" (did you mean {stems[close[0]]}?)" if close else ""
+            lines.append(f"unknown environment variable {name}{hint}")
+    return lines
 
 
 def _check_keys(values: Mapping[str, Any], schema: type[Schema], label: str) -> None:
