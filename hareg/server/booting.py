@@ -33,12 +33,12 @@ def stop_while_booting() -> None:
     for sig in _STOP_SIGNALS:
         signal.signal(sig, exit_while_booting)
     pending = getattr(getattr(inherited, "__self__", None), "SIG_QUEUE", None)
+    if pending is None:
+        return
     for _ in range(100):
         try:
-            sig = pending.get_nowait() if pending is not None else None
+            queued = pending.get_nowait()
         except Exception:  # queue.Empty, or a gunicorn whose queue looks different
             break
-        if sig is None:
-            break
-        if sig in _STOP_SIGNALS:
+        if queued in _STOP_SIGNALS:
             os._exit(0)
