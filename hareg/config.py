@@ -9,12 +9,13 @@ The file is optional: with no file and no environment, hareg serves on 127.0.0.1
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -149,22 +150,39 @@ class Config:
         return not self.database.url
 
 
-def _section_schema(dc: type, **extra: mf.Field) -> type[Schema]:
-    """Build a marshmallow schema from a section dataclass: one field per attribute."""
-    defaults = dc()
-    attrs: dict[str, Any] = {}
-    for f in fields(dc):
-        default = getattr(defaults, f.name)
-        if f.name in extra:
-            attrs[f.name] = extra[f.name]
-        elif isinstance(default, bool):
-            attrs[f.name] = mf.Boolean(load_default=default)
-        elif isinstance(default, int):
-            attrs[f.name] = mf.Integer(load_default=default, validate=validate.Range(min=0))
-        elif isinstance(default, tuple):
-            attrs[f.name] = mf.List(mf.String(), load_default=list(default))
-        else:
-            attrs[f.name] = mf.String(load_default=default)
+Check = Callable[[Any], Any]
+
+
+def _schema_field(f: Field[Any], check: Check | None) -> mf.Field:
+    """The marshmallow field for one dataclass attribute; its default is the dataclass's.
+
+    ``check`` validates the value (each item of a list); integers without one must be >= 0.
+    """
+    kwargs: dict[str, Any] = {}
+    if f.default is MISSING:
+        kwargs["required"] = True
+    else:
+        kwargs["load_default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "bool":
+        return mf.Boolean(**kwargs)
+    if kind in ("int", "int | None"):
+        return mf.Integer(allow_none=kind != "int", validate=check or validate.Range(min=0),
+                          **kwargs)
+    if kind == "str":
+        return mf.String(validate=check, **kwargs)
+    if kind == "tuple[str, ...]":
+        return mf.List(mf.String(validate=check), **kwargs)
+    raise TypeError(f"{f.name}: no schema field for type {kind}")
+
+
+def _section_schema(dc: type, **checks: Check) -> type[Schema]:
+    """Build a marshmallow schema from a dataclass: one field per attribute, with the
+    attribute's default (so every default is stated once, in the dataclass)."""
+    attrs: dict[str, Any] = {f.name: _schema_field(f, checks.get(f.name)) for f in fields(dc)}
+    unused = set(checks) - set(attrs)
+    if unused:
+        raise TypeError(f"{dc.__name__} has no attribute {sorted(unused)[0]}")
 
     def make(self: Schema, data: dict[str, Any], **_: Any) -> Any:
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
@@ -202,17 +220,9 @@ def _valid_glob(value: str) -> None:
         raise ValidationError(error)
 
 
-class RetentionRuleSchema(Schema):
-    repository = mf.String(required=True, validate=_valid_glob)
-    keep_last = mf.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    keep_tags = mf.String(load_default="", validate=_valid_regex)
-    expire_after = mf.String(load_default="", validate=_valid_optional_duration)
-    protect = mf.String(load_default="", validate=_valid_regex)
-    immutable_tags = mf.String(load_default="", validate=_valid_regex)
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> RetentionRule:
-        return RetentionRule(**data)
+RetentionRuleSchema = _section_schema(
+    RetentionRule, repository=_valid_glob, keep_tags=_valid_regex,
+    expire_after=_valid_optional_duration, protect=_valid_regex, immutable_tags=_valid_regex)
 
 
 def _ip_network(value: str) -> None:
@@ -226,81 +236,56 @@ def _ip_network(value: str) -> None:
 _HOST_PORT = r"(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}"
 
 _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
-    "server": (
+    "server": (ServerConfig, _section_schema(
         ServerConfig,
-        _section_schema(
-            ServerConfig,
-            bind=mf.String(
-                load_default="127.0.0.1:5000",
-                validate=validate.Regexp(r"^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$|^unix:.+$",
-                                         error="expected HOST:PORT or unix:PATH"),
-            ),
-            graceful_timeout=mf.Integer(load_default=30, validate=validate.Range(min=1)),
-            trusted_proxies=mf.List(mf.String(validate=_ip_network), load_default=[]),
-        ),
-    ),
-    "database": (
+        bind=validate.Regexp(rf"^{_HOST_PORT}$|^unix:.+$",
+                             error="expected HOST:PORT or unix:PATH"),
+        graceful_timeout=validate.Range(min=1),
+        trusted_proxies=_ip_network,
+    )),
+    "database": (DatabaseConfig, _section_schema(
         DatabaseConfig,
-        _section_schema(
-            DatabaseConfig,
-            url=mf.String(
-                load_default="",
-                validate=validate.Regexp(r"^$|^postgres(ql)?://",
-                                         error="expected a postgresql:// URL, or empty"),
-            ),
-            pool_size=mf.Integer(load_default=20, validate=validate.Range(min=1, max=1000)),
-        ),
-    ),
-    "storage": (
+        url=validate.Regexp(r"^$|^postgres(ql)?://",
+                            error="expected a postgresql:// URL, or empty"),
+        pool_size=validate.Range(min=1, max=1000),
+    )),
+    "storage": (StorageConfig, _section_schema(
         StorageConfig,
-        _section_schema(
-            StorageConfig,
-            driver=mf.String(load_default="filesystem",
-                             validate=validate.OneOf(["filesystem", "s3"])),
-            part_size=mf.Integer(load_default=8 * 1024 * 1024,
-                                 validate=validate.Range(min=5 * 1024 * 1024,
-                                                         max=5 * 1024 * 1024 * 1024,
-                                                         error="must be between 5 MiB and 5 GiB")),
-        ),
-    ),
-    "registry": (
+        driver=validate.OneOf(["filesystem", "s3"]),
+        part_size=validate.Range(min=5 * 1024 * 1024, max=5 * 1024 * 1024 * 1024,
+                                 error="must be between 5 MiB and 5 GiB"),
+    )),
+    "registry": (RegistryConfig, _section_schema(
         RegistryConfig,
-        _section_schema(
-            RegistryConfig,
-            max_manifest_size=mf.Integer(load_default=4 * 1024 * 1024,
-                                         validate=validate.Range(min=1024)),
-        ),
-    ),
-    "log": (
+        max_manifest_size=validate.Range(min=1024),
+    )),
+    "log": (LogConfig, _section_schema(
         LogConfig,
-        _section_schema(
-            LogConfig,
-            level=mf.String(load_default="info",
-                            validate=validate.OneOf(["debug", "info", "warning", "error"])),
-            format=mf.String(load_default="text", validate=validate.OneOf(["text", "json"])),
-        ),
-    ),
-    "gc": (
+        level=validate.OneOf(["debug", "info", "warning", "error"]),
+        format=validate.OneOf(["text", "json"]),
+    )),
+    "gc": (GcConfig, _section_schema(
         GcConfig,
-        _section_schema(
-            GcConfig,
-            grace_period=mf.String(load_default="1h", validate=_valid_duration),
-            upload_max_age=mf.String(load_default="24h", validate=_valid_duration),
-            schedule=mf.String(load_default="", validate=_valid_optional_duration),
-            batch_size=mf.Integer(load_default=1000, validate=validate.Range(min=1, max=1000)),
-        ),
-    ),
-    "metrics": (
+        grace_period=_valid_duration,
+        upload_max_age=_valid_duration,
+        schedule=_valid_optional_duration,
+        batch_size=validate.Range(min=1, max=1000),
+    )),
+    "metrics": (MetricsConfig, _section_schema(
         MetricsConfig,
-        _section_schema(
-            MetricsConfig,
-            bind=mf.String(load_default="",
-                           validate=validate.Regexp(rf"^$|^{_HOST_PORT}$",
-                                                    error="expected HOST:PORT, or empty")),
-        ),
-    ),
+        bind=validate.Regexp(rf"^$|^{_HOST_PORT}$", error="expected HOST:PORT, or empty"),
+    )),
     "auth": (AuthConfig, AuthConfigSchema),
 }
+
+
+#: ``HAREG_*`` variables hareg reads that are not config keys (tests/conftest.py reads
+#: HAREG_TEST_DATABASE_URL); add a new one here or it is reported as unknown.
+OTHER_VARIABLES = frozenset({"HAREG_CONFIG", "HAREG_TEST_DATABASE_URL"})
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -308,13 +293,56 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for section, (dc, _) in _SECTIONS.items():
         for f in fields(dc):
-            name = f"{ENV_PREFIX}{section.upper()}_{f.name.upper()}"
+            name = _env_name(section, f.name)
             if name in env:
                 value: Any = env[name]
                 if isinstance(getattr(dc(), f.name), tuple):
                     value = [v.strip() for v in value.split(",") if v.strip()]
                 out.setdefault(section, {})[f.name] = value
     return out
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the nearest known name, or nothing when none is near."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def unknown_environment(env: Mapping[str, str] | None = None) -> list[str]:
+    """One line per ``HAREG_*`` variable that hareg does not read (a misspelling, mostly).
+
+    Reported as warnings, not errors: the environment is shared with other programs and
+    outlives a release (an env file written for a newer hareg must not stop an older one
+    during a rollback), whereas the config file is hareg's alone and is checked strictly.
+    """
+    env = os.environ if env is None else env
+    known = {_env_name(section, f.name) for section, (dc, _) in _SECTIONS.items()
+             for f in fields(dc)} | OTHER_VARIABLES
+    stems = {name[len(ENV_PREFIX):]: name for name in known}  # compare what follows HAREG_
+    lines = []
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name[len(ENV_PREFIX):], list(stems), n=1)
+            hint = f" (did you mean {stems[close[0]]}?)" if close else ""
+            lines.append(f"unknown environment variable {name}{hint}")
+    return lines
+
+
+def _check_keys(values: Mapping[str, Any], schema: type[Schema], label: str) -> None:
+    """An unknown key is an error naming it and, if one is near, the key meant."""
+    known = schema().fields
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{label}.{key}: unknown key{_did_you_mean(key, known)}")
+
+
+def _problem(message: str) -> str:
+    """marshmallow's "Not a valid integer." in hareg's style: "not a valid integer"."""
+    if message == "Unknown field.":
+        return "unknown key"
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    return message[:-1] if message.endswith(".") else message
 
 
 def _first_error(messages: Any, prefix: str) -> str:
@@ -328,7 +356,7 @@ def _first_error(messages: Any, prefix: str) -> str:
     if isinstance(messages, list) and messages:
         first = messages[0]
         if isinstance(first, str):
-            return f"{prefix}: {first}"
+            return f"{prefix}: {_problem(first)}"
         return _first_error(first, prefix)
     return f"{prefix}: {messages}"
 
@@ -352,7 +380,7 @@ def load_config(
             with open(path, "rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
+            raise ConfigError(f"{path}: no such config file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     retention = raw.pop("retention", [])
@@ -366,16 +394,22 @@ def load_config(
             raw[section].update(values)
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown section (known: {', '.join(_SECTIONS)})")
+        hint = _did_you_mean(unknown[0], _SECTIONS) or f" (known: {', '.join(_SECTIONS)})"
+        raise ConfigError(f"{unknown[0]}: unknown section{hint}")
     loaded: dict[str, Any] = {}
     for section, (_, schema) in _SECTIONS.items():
         values = raw.get(section, {})
         if not isinstance(values, dict):
             raise ConfigError(f"{section}: expected a table")
+        _check_keys(values, schema, section)
         try:
             loaded[section] = schema().load(values)
         except ValidationError as exc:
             raise ConfigError(_first_error(exc.messages, section)) from None
+    for index, rule in enumerate(retention):
+        if not isinstance(rule, dict):
+            raise ConfigError(f"retention.{index}: expected a [[retention]] table")
+        _check_keys(rule, RetentionRuleSchema, f"retention.{index}")
     try:
         rules = RetentionRuleSchema(many=True).load(retention)
     except ValidationError as exc:

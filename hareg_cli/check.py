@@ -10,7 +10,7 @@ import click
 
 from hareg.config import Config
 
-from .options import config_options, fail
+from .options import config_options, fail, prepared
 from .output import json_option, one_line, print_json
 from .progress import terminal_progress
 
@@ -28,14 +28,9 @@ def check(config: Config, progress: bool | None, as_json: bool) -> None:
     "ok: ..." or "problems: ...". Safe while the registry serves.
     """
     from hareg.check.objects import check_storage, summarize, to_json
-    from hareg.db.bootstrap import resolve_database
-    from hareg.db.embedded import EmbeddedUnavailable
     from hareg.registry.build import build_registry
 
-    try:
-        config = resolve_database(config)
-    except EmbeddedUnavailable as exc:
-        fail(str(exc))
+    config = prepared(config, require_schema=True, migrate=False)
     reg = build_registry(config)
     try:
         report = check_storage(reg, terminal_progress(progress))

@@ -160,7 +160,7 @@ def gc(config: Config, dry_run: bool, orphans: bool, show_history: bool, limit: 
     from hareg.server.logs import setup_logging
 
     setup_logging(config.log)
-    config = prepared(config)
+    config = prepared(config, require_schema=True)
     reg = build_registry(config)
     try:
         if show_history:

@@ -8,7 +8,7 @@ import click
 
 from hareg.config import Config
 
-from .options import config_options, fail
+from .options import config_options, fail, prepared
 from .output import one_line
 
 
@@ -16,18 +16,13 @@ from .output import one_line
 @config_options
 def migrate(config: Config) -> None:
     """Apply pending database migrations (serve also does this at start)."""
-    from hareg.db.bootstrap import resolve_database
-    from hareg.db.embedded import EmbeddedUnavailable
     from hareg.db.migrate import apply_migrations
 
-    try:
-        config = resolve_database(config)
-    except EmbeddedUnavailable as exc:
-        fail(str(exc))
+    config = prepared(config, migrate=False)
     try:
         applied = apply_migrations(config.database.url)
     except Exception as exc:  # one line for the operator, not a traceback
-        fail(f"migrate failed: {one_line(exc)}")
+        fail(f"migration failed: {one_line(exc)}")
     for mig in applied:
         click.echo(f"applied {mig.version:04d}_{mig.name}")
     if not applied:

@@ -11,7 +11,9 @@ from typing import Any, NoReturn
 
 import click
 
-from hareg.config import Config, ConfigError, load_config
+from hareg.config import Config, ConfigError, load_config, unknown_environment
+
+from .output import one_line
 
 # Command options that override a [server] key when given.
 _SERVER_OVERRIDES = ("bind", "workers")
@@ -21,6 +23,11 @@ def fail(message: str) -> NoReturn:
     """One line on stderr and exit status 2: what an operator needs, not a traceback."""
     click.echo(f"hareg: {message}", err=True)
     sys.exit(2)
+
+
+def say(message: str) -> None:
+    """One informational line on stderr (waiting for the database, ...)."""
+    click.echo(f"hareg: {message}", err=True)
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,19 +48,27 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
             config = load_config(config_path, overrides={"server": server} if server else None)
         except ConfigError as exc:
             fail(f"config error: {exc}")
+        for warning in unknown_environment():
+            say(f"warning: {warning}")
         return func(config=config, **kwargs)
 
     return wrapper
 
 
-def prepared(config: Config) -> Config:
-    """The config with its database resolved (embedded started if needed) and migrated."""
-    from hareg.db.bootstrap import prepare
+def prepared(config: Config, *, require_schema: bool = False, migrate: bool = True) -> Config:
+    """The config with its database resolved (embedded started if needed), reachable and
+    migrated; every failure is one line and exit status 2.
+
+    ``require_schema``: the command works on an existing registry (gc, check, promote); a
+    data directory or database without a hareg schema is refused and nothing is created.
+    """
+    from hareg.db.bootstrap import NoHaregDatabase, prepare
     from hareg.db.embedded import EmbeddedUnavailable
+    from hareg.db.unreachable import DatabaseUnreachable
 
     try:
-        return prepare(config)
-    except EmbeddedUnavailable as exc:
+        return prepare(config, require_schema=require_schema, migrate=migrate, on_wait=say)
+    except (EmbeddedUnavailable, DatabaseUnreachable, NoHaregDatabase) as exc:
         fail(str(exc))
     except Exception as exc:  # a clear line for the operator, not a traceback
-        fail(f"cannot prepare the database: {type(exc).__name__}: {exc}")
+        fail(f"cannot prepare the database: {one_line(exc)}")

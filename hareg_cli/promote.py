@@ -42,7 +42,7 @@ def promote(config: Config, source: str, target: str, promoted_by: str | None,
     from hareg.registry.errors import RegistryError
     from hareg.registry.promotion import promote as do_promote
 
-    config = prepared(config)
+    config = prepared(config, require_schema=True)
     reg = build_registry(config)
     who = promoted_by or f"cli:{getpass.getuser()}@{socket.gethostname()}"
     try:

@@ -8,7 +8,7 @@ import click
 
 from hareg.config import Config
 
-from .options import config_options, prepared
+from .options import config_options, fail, prepared
 
 
 @click.command()
@@ -18,12 +18,18 @@ from .options import config_options, prepared
 @config_options
 def serve(config: Config) -> None:
     """Serve the registry API with gunicorn and gevent workers."""
+    from hareg.server.listeners import CannotListen
     from hareg.server.logs import setup_logging
     from hareg.server.runner import HaregServer
 
     setup_logging(config.log)
     embedded = config.uses_embedded_database
     config = prepared(config)
+    server = HaregServer(config, config.server.bind, config.server.workers)
+    try:
+        server.listen()  # before the banner: an address in use is one line, no banner
+    except CannotListen as exc:
+        fail(str(exc))
     where = (f"embedded PostgreSQL in {config.data_dir / 'postgres'}" if embedded
              else "PostgreSQL at the configured URL")
     storage = (str(config.storage_root) if config.storage.driver == "filesystem"
@@ -36,4 +42,4 @@ def serve(config: Config) -> None:
     click.echo(f"hareg: metadata in {where}; blobs in {storage}", err=True)
     click.echo("hareg: push with: skopeo copy --dest-tls-verify=false "
                f"oci:./image:latest docker://{host}/demo/app:latest", err=True)
-    HaregServer(config, config.server.bind, config.server.workers).run()
+    server.run()

@@ -69,3 +69,23 @@ def apply_migrations(url: str) -> list[Migration]:
     finally:
         conn.close()
     return applied
+
+
+def has_schema(url: str) -> bool:
+    """Whether the database holds a hareg schema (at least one migration applied).
+
+    Admin commands ask this before they read, so that a wrong URL or data directory is
+    reported as such instead of as a missing table.
+    """
+    conn = psycopg2.connect(url, application_name="hareg-migrate")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+            row = cur.fetchone()
+            if not row or not row[0]:
+                return False
+            cur.execute("SELECT EXISTS (SELECT 1 FROM schema_migrations)")
+            row = cur.fetchone()
+            return bool(row and row[0])
+    finally:
+        conn.close()

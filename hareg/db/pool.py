@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg2
@@ -104,14 +104,31 @@ class Database:
                 return
 
 
-def wait_until_reachable(url: str, timeout: float = 30.0) -> None:
-    """Retry connecting until PostgreSQL answers (it may still be starting)."""
+def wait_until_reachable(url: str, timeout: float = 30.0,
+                         on_wait: Callable[[str], None] | None = None) -> None:
+    """Connect until PostgreSQL answers; it may still be starting.
+
+    Fails at once with :class:`DatabaseUnreachable` when waiting cannot help (no such
+    database, wrong credentials, unknown host: see hareg.db.unreachable). Otherwise tells
+    ``on_wait`` (default: the log) once what it waits for, and gives up after ``timeout``.
+    """
+    from .unreachable import DatabaseUnreachable, describe, is_permanent, reason
+
     deadline = time.monotonic() + timeout
+    told = False
     while True:
         try:
             psycopg2.connect(url, connect_timeout=3).close()
             return
-        except psycopg2.OperationalError:
+        except psycopg2.Error as exc:
+            if is_permanent(exc):
+                raise DatabaseUnreachable(
+                    f"cannot connect to {describe(url)}: {reason(exc)}") from None
             if time.monotonic() > deadline:
-                raise
+                raise DatabaseUnreachable(f"cannot connect to {describe(url)}: {reason(exc)}"
+                                          f" (waited {timeout:g} s)") from None
+            if not told:
+                told = True
+                message = f"waiting for {describe(url)} ({reason(exc)}), up to {timeout:g} s"
+                (on_wait or log.warning)(message)
             time.sleep(0.2)

@@ -107,6 +107,7 @@ class HaregServer(BaseApplication):
         self.settings = gunicorn_settings(config, bind, workers)
         self.metrics_dir, self._own_metrics_dir = prepare_multiprocess_dir()
         self._master_pid = os.getpid()
+        self._listeners: list[Any] = []
         super().__init__()
 
     def load_config(self) -> None:
@@ -125,9 +126,27 @@ class HaregServer(BaseApplication):
         setup_logging(self.hareg_config.log)
         return create_app(self.hareg_config)
 
+    def listen(self) -> None:
+        """Bind now (hareg.server.listeners); raises CannotListen for an address in use."""
+        from .listeners import open_listeners
+
+        try:
+            self._listeners = open_listeners(self.cfg, self.hareg_config.metrics.bind)
+        except Exception:
+            if self._own_metrics_dir:
+                shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            raise
+
     def run(self) -> None:
         try:
-            super().run()
+            if self._listeners:
+                from gunicorn.arbiter import Arbiter
+
+                arbiter = Arbiter(self)
+                arbiter.LISTENERS = self._listeners
+                arbiter.run()
+            else:
+                super().run()
         finally:
             # Workers leave through here too (SystemExit unwinds the forked arbiter).
             if self._own_metrics_dir and os.getpid() == self._master_pid:

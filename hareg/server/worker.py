@@ -36,6 +36,8 @@ from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
+from .booting import exit_while_booting, stop_while_booting
+
 SHUTTING_DOWN = "HAREG_SHUTTING_DOWN"
 _POLL = 0.1
 # The unpatched select: a zero-timeout poll of a connection must not register a gevent
@@ -87,6 +89,7 @@ class HaregWorker(GeventWorker):
     def init_process(self) -> None:
         from .sendfile import install
 
+        stop_while_booting()
         install()  # zero-copy file responses (blob pulls on the filesystem driver)
         super().init_process()
 
@@ -100,10 +103,14 @@ class HaregWorker(GeventWorker):
         mark_shutting_down(getattr(self, "wsgi", None))
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        if not self.booted:
+            exit_while_booting(sig, frame)
         self._begin_shutdown()
         super().handle_exit(sig, frame)
 
     def handle_quit(self, sig: int, frame: Any) -> None:
+        if not self.booted:
+            exit_while_booting(sig, frame)
         self._begin_shutdown()
         super().handle_quit(sig, frame)
 
