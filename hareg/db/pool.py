@@ -24,6 +24,11 @@ import psycopg2.extras
 log = logging.getLogger(__name__)
 
 
+#: The isolation levels ``Database.transaction`` accepts (PostgreSQL treats READ UNCOMMITTED
+#: as READ COMMITTED, so it is not offered). The level is spliced into BEGIN, hence the list.
+ISOLATION_LEVELS = frozenset({"READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"})
+
+
 class PoolTimeout(Exception):
     """No connection became free within the wait limit."""
 
@@ -83,11 +88,17 @@ class Database:
             yield cur
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg2.extensions.cursor]:
-        """A cursor inside BEGIN ... COMMIT; any exception rolls back."""
+    def transaction(self, isolation: str | None = None,
+                    read_only: bool = False) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor inside BEGIN ... COMMIT; any exception rolls back.
+
+        ``isolation`` is one of :data:`ISOLATION_LEVELS` (None: the server's default, READ
+        COMMITTED); ``read_only`` makes the transaction refuse writes.
+        """
+        begin = _begin_statement(isolation, read_only)
         with self.connection() as conn:
             with conn.cursor() as cur:
-                cur.execute("BEGIN")
+                cur.execute(begin)
                 try:
                     yield cur
                 except BaseException:
@@ -109,6 +120,18 @@ class Database:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+def _begin_statement(isolation: str | None, read_only: bool) -> str:
+    modes = []
+    if isolation is not None:
+        if isolation not in ISOLATION_LEVELS:
+            raise ValueError(f"unknown isolation level {isolation!r}; "
+                             f"expected one of {sorted(ISOLATION_LEVELS)}")
+        modes.append(f"ISOLATION LEVEL {isolation}")
+    if read_only:
+        modes.append("READ ONLY")
+    return " ".join(["BEGIN", ", ".join(modes)]) if modes else "BEGIN"
 
 
 def wait_until_reachable(url: str, timeout: float = 30.0) -> None:
