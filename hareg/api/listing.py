@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..auth.web import pullable
 from ..registry import listing
 from ..registry.formats import OCI_INDEX
 from .http import next_link, registry
@@ -32,7 +33,8 @@ def list_tags(name: str) -> Response:
 @catalog_bp.get("/v2/_catalog")
 def catalog() -> Response:
     n = listing.parse_page_size(request.args.get("n"))
-    page = listing.list_repositories(registry(), n, request.args.get("last"))
+    page = listing.list_repositories(registry(), n, request.args.get("last"),
+                                     visible=pullable())
     return _paged("/v2/_catalog", page, n, {"repositories": page.items})
 
 

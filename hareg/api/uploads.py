@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
+from ..auth.web import pullable
 from ..registry import blobs, uploads
 from ..registry.names import parse_digest
 from ..registry.uploads import UploadSession
@@ -38,7 +39,7 @@ def start_upload(name: str) -> Response:
     args = request.args
     mount = args.get("mount")
     if mount:
-        if blobs.mount_blob(reg, name, mount, args.get("from") or None):
+        if blobs.mount_blob(reg, name, mount, args.get("from") or None, visible=pullable()):
             return _created(name, str(parse_digest(mount)))
     elif "digest" in args:
         digest = uploads.upload_whole(reg, name, args["digest"], body_chunks(),

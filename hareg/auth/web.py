@@ -9,7 +9,7 @@ import logging
 
 from flask import Flask, current_app, g, request
 
-from ..registry import visibility
+from ..registry.visibility import EVERYTHING, RepositoryFilter
 from .access import Caller, Decision, Need, Outcome, challenge_header, decide
 from .errors import Denied, Unauthorized
 from .routes import required_need
@@ -82,9 +82,11 @@ def _enforce(service: AuthService, caller: Caller, decision: Decision, need: Nee
 def authorize_request() -> None:
     """before_request: decide from the route alone, before any view touches the database."""
     service = auth_service()
-    visibility.restrict(visibility.EVERYTHING)
     rule = request.url_rule
-    if not service.enabled or rule is None:  # no route: Flask answers 404/405 itself
+    if not service.enabled:
+        g.hareg_pullable = EVERYTHING
+        return
+    if rule is None:  # no route: Flask answers 404/405 itself
         return
     need = required_need(request.endpoint, request.method, rule.rule)
     if need is None:
@@ -100,7 +102,7 @@ def authorize_request() -> None:
     repository = (request.view_args or {}).get("name")
     decision = decide(service.policy, service.mode, caller, need, repository)
     _enforce(service, caller, decision, need, repository)
-    visibility.restrict(service.policy.pull_filter(caller.subject))
+    g.hareg_pullable = service.policy.pull_filter(caller.subject)
 
 
 def require_access(repository: str, action: str) -> None:
@@ -114,6 +116,15 @@ def require_access(repository: str, action: str) -> None:
     need = Need(action)
     _enforce(service, caller, decide(service.policy, service.mode, caller, need, repository),
              need, repository)
+
+
+def pullable() -> RepositoryFilter:
+    """The repositories this request's caller may pull (set by :func:`authorize_request`
+    for every route that needs a caller; EVERYTHING when auth is off)."""
+    visible: RepositoryFilter | None = g.get("hareg_pullable")
+    if visible is None:  # a public route asked: a programming error, never "everything"
+        raise RuntimeError("no pull filter for this request: its route is public")
+    return visible
 
 
 def current_subject() -> str | None:

@@ -58,6 +58,32 @@ def xact_lock_shared_many(cur: cursor, kind: int, names: list[str]) -> None:
         )
 
 
+# Named locks of the registry's write paths (manifests, uploads, blobs, promotion).
+
+
+def lock_tag(cur: cursor, repository: str, tag: str) -> None:
+    """Exclusive (TAG) lock of one tag until the transaction ends: its links and row move
+    together."""
+    xact_lock(cur, TAG, tag_key(repository, tag))
+
+
+def lock_tags(cur: cursor, tags: list[tuple[str, str]]) -> None:
+    """Exclusive TAG locks of several (repository, tag) pairs, one after another in sorted key
+    order so two transactions locking overlapping sets cannot deadlock."""
+    for name in sorted({tag_key(repository, tag) for repository, tag in tags}):
+        xact_lock(cur, TAG, name)
+
+
+def lock_blob_shared(cur: cursor, digest: str) -> None:
+    """Shared (BLOB) lock of one digest: writers linking it exclude only a sweep deleting it."""
+    xact_lock_shared(cur, BLOB, digest)
+
+
+def lock_blobs_shared(cur: cursor, digests: list[str]) -> None:
+    """Shared BLOB locks of several digests in one round trip (none when the list is empty)."""
+    xact_lock_shared_many(cur, BLOB, digests)
+
+
 # --- Batches of session-level locks, taken without waiting (the sweep, hareg.gc.locks) ---
 
 

@@ -22,7 +22,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
-from .transaction import Isolation, transaction
+from .transaction import Isolation, check_isolation, transaction
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,16 @@ class Database:
             yield cur
 
     @contextmanager
-    def transaction(self, isolation: Isolation | None = None
-                    ) -> Iterator[psycopg2.extensions.cursor]:
-        """A cursor inside BEGIN ... COMMIT; any exception rolls back."""
-        with self.connection() as conn, transaction(conn, isolation) as cur:
+    def transaction(self, isolation: Isolation | None = None,
+                    read_only: bool = False) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor inside BEGIN ... COMMIT; any exception rolls back.
+
+        ``isolation`` is one of ``ISOLATION_LEVELS`` (None: the server's default, READ
+        COMMITTED), checked before a connection is borrowed; ``read_only`` makes the
+        transaction refuse writes.
+        """
+        check_isolation(isolation)
+        with self.connection() as conn, transaction(conn, isolation, read_only=read_only) as cur:
             yield cur
 
     def ping(self) -> None:

@@ -12,25 +12,45 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, get_args
 
 import psycopg2
 import psycopg2.extensions
 
 #: The isolation levels hareg uses; None is the server's default (READ COMMITTED).
+#: PostgreSQL treats READ UNCOMMITTED as READ COMMITTED, so it is not offered.
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
+#: The same, for checks at run time: the level is spliced into BEGIN, hence the allow-list.
+ISOLATION_LEVELS: frozenset[str] = frozenset(get_args(Isolation))
+
+
+def check_isolation(isolation: str | None) -> None:
+    """Raise ValueError unless ``isolation`` is None or one of :data:`ISOLATION_LEVELS`."""
+    if isolation is not None and isolation not in ISOLATION_LEVELS:
+        raise ValueError(f"unknown isolation level {isolation!r}; "
+                         f"expected one of {sorted(ISOLATION_LEVELS)}")
+
+
+def begin_statement(isolation: str | None, read_only: bool = False) -> str:
+    """``BEGIN`` with the transaction modes asked for (the level checked first)."""
+    check_isolation(isolation)
+    modes = [f"ISOLATION LEVEL {isolation}"] if isolation else []
+    if read_only:
+        modes.append("READ ONLY")
+    return "BEGIN " + ", ".join(modes) if modes else "BEGIN"
 
 
 @contextmanager
 def transaction(conn: psycopg2.extensions.connection, isolation: Isolation | None = None,
-                *, commit: bool = True) -> Iterator[psycopg2.extensions.cursor]:
+                *, read_only: bool = False, commit: bool = True
+                ) -> Iterator[psycopg2.extensions.cursor]:
     """A cursor inside BEGIN ... COMMIT on an autocommit connection; an exception rolls back.
 
     ``commit=False`` rolls back at the end even on success (a dry run). A connection whose
     ROLLBACK fails is closed, so that a pool discards it instead of handing it out again.
     """
     with conn.cursor() as cur:
-        cur.execute(f"BEGIN ISOLATION LEVEL {isolation}" if isolation else "BEGIN")
+        cur.execute(begin_statement(isolation, read_only))
         try:
             yield cur
         except BaseException:

@@ -8,13 +8,14 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..db import locks, queries
+from ..db import blobs as blob_rows
+from ..db import locks, repositories
 from ..storage import layout
 from ..storage.base import NotFound
-from . import visibility
 from .context import Registry
 from .errors import BlobUnknown, Unsupported
 from .names import parse_digest
+from .visibility import RepositoryFilter
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class BlobInfo:
 def stat_blob(reg: Registry, repository: str, digest: str) -> BlobInfo:
     digest = str(parse_digest(digest))
     with reg.db.read() as cur:
-        size = queries.linked_blob_size(cur, repository, digest)
+        size = blob_rows.linked_blob_size(cur, repository, digest)
     if size is None:
         raise BlobUnknown(detail={"digest": digest})
     return BlobInfo(digest, size)
@@ -56,40 +57,26 @@ def delete_blob(reg: Registry, repository: str, digest: str) -> None:
         raise Unsupported("deletes are disabled on this registry")
     digest = str(parse_digest(digest))
     with reg.db.transaction() as cur:
-        cur.execute(
-            "DELETE FROM repository_blobs rb USING repositories r"
-            " WHERE rb.repository_id = r.id AND r.name = %s AND rb.digest = %s",
-            (repository, digest),
-        )
-        if cur.rowcount == 0:
+        if not blob_rows.unlink_blob(cur, repository, digest):
             raise BlobUnknown(detail={"digest": digest})
         reg.storage.delete(layout.layer_link(repository, digest))
 
 
-def mount_blob(reg: Registry, repository: str, digest: str, source: str | None) -> bool:
+def mount_blob(reg: Registry, repository: str, digest: str, source: str | None, *,
+               visible: RepositoryFilter) -> bool:
     """Link a blob into ``repository`` without moving bytes; False when it cannot be mounted
     (the caller then starts a normal upload). With ``source`` None, any repository that links
-    the blob will do (the spec's automatic content discovery)."""
+    the blob will do (the spec's automatic content discovery). Only repositories in
+    ``visible`` (those the caller may pull) are mount sources."""
     digest = str(parse_digest(digest))
-    visible = visibility.current()  # mount only from repositories the caller may pull
     if visible.regexes == () or (source is not None and not visible.allows(source)):
         return False
     with reg.db.transaction() as cur:
-        locks.xact_lock_shared(cur, locks.BLOB, digest)
-        sql = ("SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id"
-               " WHERE rb.digest = %s")
-        args: tuple = (digest,)
-        if source is not None:
-            sql += " AND r.name = %s"
-            args = (digest, source)
-        elif not visible.everything:
-            sql += " AND r.name ~ ANY(%s)"
-            args = (digest, list(visible.regexes))
-        cur.execute(sql + " LIMIT 1 FOR SHARE OF rb", args)
-        if cur.fetchone() is None:
+        locks.lock_blob_shared(cur, digest)
+        if not blob_rows.lock_some_link(cur, digest, source, visible.regexes):
             return False
-        repo_id = queries.ensure_repository(cur, repository)
-        if queries.link_blob(cur, repo_id, digest):
+        repo_id = repositories.ensure_repository(cur, repository)
+        if blob_rows.link_blob(cur, repo_id, digest):
             reg.storage.put_bytes(layout.layer_link(repository, digest),
                                   layout.link_content(digest))
     return True

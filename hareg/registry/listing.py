@@ -7,10 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import visibility
+from ..db import manifests as manifest_rows
+from ..db import repositories
+from ..db import tags as tag_rows
 from .context import Registry
 from .errors import NameUnknown, PaginationInvalid
 from .names import parse_digest
+from .visibility import RepositoryFilter
 
 MAX_PAGE = 10_000  # answers stay bounded even when a client asks for everything
 
@@ -33,71 +36,47 @@ def parse_page_size(value: str | None) -> int | None:
     return n
 
 
-def _page(rows: list[tuple], n: int | None) -> Page:
+def _page(names: list[str], n: int | None) -> Page:
     limit = MAX_PAGE if n is None else min(n, MAX_PAGE)
-    items = [r[0] for r in rows[:limit]]
-    return Page(items, more=len(rows) > limit)
+    return Page(names[:limit], more=len(names) > limit)
 
 
 def list_tags(reg: Registry, repository: str, n: int | None, last: str | None) -> Page:
     limit = MAX_PAGE if n is None else min(n, MAX_PAGE)
     with reg.db.read() as cur:
-        rows: list[tuple] = []
+        names: list[str] = []
         if n != 0:
-            cur.execute(
-                # The scalar subquery is a constant to the planner: an index range scan.
-                "SELECT name FROM tags"
-                " WHERE repository_id = (SELECT id FROM repositories WHERE name = %s)"
-                ' AND name COLLATE "C" > %s ORDER BY name COLLATE "C" LIMIT %s',
-                (repository, last or "", limit + 1),
-            )
-            rows = cur.fetchall()
-        if not rows:  # an empty page: tell an empty repository from an unknown one
-            cur.execute("SELECT 1 FROM repositories WHERE name = %s", (repository,))
-            if cur.fetchone() is None:
-                raise NameUnknown(detail={"name": repository})
-        return _page(rows, n)
+            names = tag_rows.list_tags(cur, repository, last or "", limit + 1)
+        # An empty page: tell an empty repository from an unknown one.
+        if not names and not repositories.repository_exists(cur, repository):
+            raise NameUnknown(detail={"name": repository})
+        return _page(names, n)
 
 
-def list_repositories(reg: Registry, n: int | None, last: str | None) -> Page:
-    visible = visibility.current()  # only the repositories the caller may pull
+def list_repositories(reg: Registry, n: int | None, last: str | None, *,
+                      visible: RepositoryFilter) -> Page:
+    """A catalog page: only the repositories in ``visible`` (those the caller may pull)."""
     if n == 0 or visible.regexes == ():
         return Page([], more=False)
     limit = MAX_PAGE if n is None else min(n, MAX_PAGE)
-    only, only_args = ("", []) if visible.everything else (" AND r.name ~ ANY(%s)",
-                                                           [list(visible.regexes)])
     with reg.db.read() as cur:
-        cur.execute(
-            'SELECT r.name FROM repositories r WHERE r.name COLLATE "C" > %s' + only +
-            " AND (EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
-            "      OR EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))"
-            ' ORDER BY r.name COLLATE "C" LIMIT %s',
-            (last or "", *only_args, limit + 1),
-        )
-        return _page(cur.fetchall(), n)
+        names = repositories.list_nonempty(cur, last or "", visible.regexes, limit + 1)
+    return _page(names, n)
 
 
 def list_referrers(reg: Registry, repository: str, digest: str,
                    artifact_type: str | None) -> list[dict[str, Any]]:
     """Descriptors of the manifests whose subject is ``digest`` (the subject need not exist)."""
     digest = str(parse_digest(digest))
-    sql = ("SELECT m.media_type, octet_length(m.payload), m.digest, m.artifact_type,"
-           " m.annotations FROM manifests m JOIN repositories r ON r.id = m.repository_id"
-           " WHERE r.name = %s AND m.subject = %s")
-    args: list[Any] = [repository, digest]
-    if artifact_type:
-        sql += " AND m.artifact_type = %s"
-        args.append(artifact_type)
     with reg.db.read() as cur:
-        cur.execute(sql + " ORDER BY m.created_at, m.digest", args)
-        rows = cur.fetchall()
+        rows = manifest_rows.referrers(cur, repository, digest, artifact_type)
     out = []
-    for media_type, size, ref_digest, art_type, notes in rows:
-        desc: dict[str, Any] = {"mediaType": media_type, "size": size,
-                                "digest": ref_digest}
-        if art_type:  # an index without artifactType has none to report
-            desc["artifactType"] = art_type
-        if notes:
-            desc["annotations"] = notes
+    for ref in rows:
+        desc: dict[str, Any] = {"mediaType": ref.media_type, "size": ref.size,
+                                "digest": ref.digest}
+        if ref.artifact_type:  # an index without artifactType has none to report
+            desc["artifactType"] = ref.artifact_type
+        if ref.annotations:
+            desc["annotations"] = ref.annotations
         out.append(desc)
     return out

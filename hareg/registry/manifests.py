@@ -10,14 +10,16 @@ of a child waits for this commit and then sees the reference (or this PUT sees t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg2
 from psycopg2.extensions import cursor
 
-from ..db import locks, queries
+from ..db import blobs as blob_rows
+from ..db import locks, repositories
+from ..db import manifests as manifest_rows
+from ..db import tags as tag_rows
 from ..storage import layout
 from .context import Registry
 from .errors import (
@@ -76,20 +78,18 @@ def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
     parsed = parse_manifest(payload, content_type)
 
     with reg.db.transaction() as cur:
-        repo_id = queries.ensure_repository(cur, repository)
-        locks.xact_lock_shared(cur, locks.BLOB, digest)
-        cur.execute("SELECT id FROM manifests WHERE repository_id = %s AND digest = %s"
-                    " FOR SHARE", (repo_id, digest))
-        row = cur.fetchone()
-        if row is not None:  # a re-push or a new tag: the row vouches for its objects
-            manifest_id = row[0]
+        repo_id = repositories.ensure_repository(cur, repository)
+        locks.lock_blob_shared(cur, digest)
+        existing = manifest_rows.lock_manifest_id(cur, repo_id, digest)
+        if existing is not None:  # a re-push or a new tag: the row vouches for its objects
+            manifest_id = existing
         else:
             # Written under the shared digest lock: a sweep deleting this digest's object and
             # row either finished before (the object is written again here) or waits for us.
             reg.storage.put_bytes(layout.blob_data(digest), payload)
             reg.storage.put_bytes(layout.revision_link(repository, digest),
                                   layout.link_content(digest))
-            queries.insert_blob(cur, digest, len(payload))
+            blob_rows.insert_blob(cur, digest, len(payload))
             manifest_id = record_manifest(cur, repo_id, digest, payload, parsed,
                                           sparse=reg.settings.sparse_indexes)
         for tag in tags:
@@ -107,40 +107,21 @@ def record_manifest(cur: cursor, repo_id: int, digest: str, payload: bytes,
     """
     blobs = _present_blobs(cur, repo_id, parsed, strict)
     children = _present_children(cur, repo_id, parsed, sparse)
-    cur.execute(
-        "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject,"
-        " annotations, payload) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
-        (repo_id, digest, parsed.media_type, parsed.artifact_type, parsed.subject,
-         json.dumps(parsed.annotations) if parsed.annotations else None, payload),
-    )
-    row = cur.fetchone()
-    if row is None:  # the same bytes were pushed before: same references, nothing to add
+    manifest_id = manifest_rows.insert_manifest(
+        cur, repo_id, digest, media_type=parsed.media_type, artifact_type=parsed.artifact_type,
+        subject=parsed.subject, annotations=parsed.annotations, payload=payload)
+    if manifest_id is None:  # the same bytes were pushed before: same references, nothing to add
         # FOR SHARE: a sweep that wants to delete this manifest now waits for our commit,
         # then sees the tag we are about to add.
-        cur.execute("SELECT id FROM manifests WHERE repository_id = %s AND digest = %s"
-                    " FOR SHARE", (repo_id, digest))
-        row = cur.fetchone()
-        if row is None:  # deleted between our INSERT and SELECT: let the client retry
+        existing = manifest_rows.lock_manifest_id(cur, repo_id, digest)
+        if existing is None:  # deleted between our INSERT and SELECT: let the client retry
             raise Unavailable("manifest changed concurrently, retry")
-        return row[0]
-    manifest_id = row[0]
-    if blobs:
-        cur.executemany("INSERT INTO manifest_blobs (manifest_id, digest) VALUES (%s, %s)",
-                        [(manifest_id, d) for d in blobs])
-    if parsed.children:
-        cur.executemany(
-            "INSERT INTO manifest_children (parent_id, child_digest, child_id)"
-            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            [(manifest_id, d, children.get(d)) for d in parsed.children],
-        )
+        return existing
+    manifest_rows.insert_blob_references(cur, manifest_id, blobs)
+    manifest_rows.insert_child_references(
+        cur, manifest_id, [(d, children.get(d)) for d in parsed.children])
     # Indexes pushed sparse before this child existed now reference it for real.
-    cur.execute(
-        "UPDATE manifest_children mc SET child_id = %s FROM manifests p"
-        " WHERE mc.child_id IS NULL AND mc.child_digest = %s AND mc.parent_id = p.id"
-        " AND p.repository_id = %s",
-        (manifest_id, digest, repo_id),
-    )
+    manifest_rows.resolve_sparse_children(cur, repo_id, digest, manifest_id)
     return manifest_id
 
 
@@ -150,13 +131,8 @@ def _present_blobs(cur: cursor, repo_id: int, parsed: ParsedManifest,
     if not wanted:
         return []
     # A sweep deleting one of them holds its exclusive lock: we wait, then see its result.
-    locks.xact_lock_shared_many(cur, locks.BLOB, wanted)
-    cur.execute(
-        "SELECT digest FROM repository_blobs WHERE repository_id = %s AND digest = ANY(%s)"
-        " FOR SHARE",
-        (repo_id, wanted),
-    )
-    present = {r[0] for r in cur.fetchall()}
+    locks.lock_blobs_shared(cur, wanted)
+    present = blob_rows.lock_linked(cur, repo_id, wanted)
     missing = [d for d in parsed.required_blobs if d not in present]
     if missing and strict:
         raise ManifestBlobUnknown(f"blob unknown to registry: {missing[0]}",
@@ -168,12 +144,7 @@ def _present_children(cur: cursor, repo_id: int, parsed: ParsedManifest,
                       sparse: bool) -> dict[str, int]:
     if not parsed.children:
         return {}
-    cur.execute(
-        "SELECT digest, id FROM manifests WHERE repository_id = %s AND digest = ANY(%s)"
-        " FOR SHARE",
-        (repo_id, list(parsed.children)),
-    )
-    present = dict(cur.fetchall())
+    present = manifest_rows.lock_present(cur, repo_id, parsed.children)
     missing = [d for d in parsed.children if d not in present]
     if missing and not sparse:
         raise ManifestBlobUnknown(f"manifest unknown to registry: {missing[0]}",
@@ -188,50 +159,35 @@ def move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str
     Also used by promotion (hareg.registry.promotion). A tag already on this manifest keeps its
     links (the row guarantees they were written) and only gets a fresh push time.
     """
-    locks.xact_lock(cur, locks.TAG, locks.tag_key(repository, tag))
-    cur.execute("SELECT manifest_id FROM tags WHERE repository_id = %s AND name = %s",
-                (repo_id, tag))
-    row = cur.fetchone()
-    if row is not None and row[0] == manifest_id:
-        cur.execute("UPDATE tags SET updated_at = now() WHERE repository_id = %s AND name = %s",
-                    (repo_id, tag))
+    locks.lock_tag(cur, repository, tag)
+    current = tag_rows.tagged_manifest_id(cur, repo_id, tag)
+    if current == manifest_id:
+        tag_rows.touch_tag(cur, repo_id, tag)
         return
-    if row is not None and is_immutable(reg.retention, repository, tag):
+    if current is not None and is_immutable(reg.retention, repository, tag):
         raise Denied(f"tag {tag!r} is immutable in {repository!r}: it cannot be moved",
                      detail={"repository": repository, "tag": tag})
     reg.storage.put_bytes(layout.tag_index_link(repository, tag, digest),
                           layout.link_content(digest))
     reg.storage.put_bytes(layout.tag_current_link(repository, tag), layout.link_content(digest))
-    cur.execute(
-        "INSERT INTO tags (repository_id, name, manifest_id) VALUES (%s, %s, %s)"
-        " ON CONFLICT (repository_id, name)"
-        " DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()",
-        (repo_id, tag, manifest_id),
-    )
+    tag_rows.upsert_tag(cur, repo_id, tag, manifest_id)
 
 
 def get_manifest(reg: Registry, repository: str, reference: str,
                  with_payload: bool = True) -> StoredManifest:
-    payload_col = "m.payload" if with_payload else "NULL"
-    if looks_like_digest(reference):
-        digest = str(parse_digest(reference))
-        sql = (f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}"
-               " FROM manifests m JOIN repositories r ON r.id = m.repository_id"
-               " WHERE r.name = %s AND m.digest = %s")
-        args: tuple = (repository, digest)
+    by_digest = looks_like_digest(reference)
+    if by_digest:
+        key = str(parse_digest(reference))
     else:
-        validate_tag(reference)
-        sql = (f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}"
-               " FROM tags t JOIN repositories r ON r.id = t.repository_id"
-               " JOIN manifests m ON m.id = t.manifest_id"
-               " WHERE r.name = %s AND t.name = %s")
-        args = (repository, reference)
+        key = validate_tag(reference)
     with reg.db.read() as cur:
-        cur.execute(sql, args)
-        row = cur.fetchone()
+        if by_digest:
+            row = manifest_rows.find_by_digest(cur, repository, key, with_payload)
+        else:
+            row = manifest_rows.find_by_tag(cur, repository, key, with_payload)
     if row is None:
         raise ManifestUnknown(detail={"reference": reference})
-    return StoredManifest(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
+    return StoredManifest(row.digest, row.media_type, row.size, row.payload)
 
 
 def delete_manifest(reg: Registry, repository: str, reference: str) -> None:
@@ -248,13 +204,8 @@ def delete_manifest(reg: Registry, repository: str, reference: str) -> None:
 
 def _delete_tag(reg: Registry, repository: str, tag: str) -> None:
     with reg.db.transaction() as cur:
-        locks.xact_lock(cur, locks.TAG, locks.tag_key(repository, tag))
-        cur.execute(
-            "DELETE FROM tags t USING repositories r"
-            " WHERE t.repository_id = r.id AND r.name = %s AND t.name = %s",
-            (repository, tag),
-        )
-        if cur.rowcount == 0:
+        locks.lock_tag(cur, repository, tag)
+        if not tag_rows.delete_tag(cur, repository, tag):
             raise ManifestUnknown(detail={"tag": tag})
         reg.storage.delete_prefix(layout.tag_dir(repository, tag))
 
@@ -262,19 +213,13 @@ def _delete_tag(reg: Registry, repository: str, tag: str) -> None:
 def _delete_by_digest(reg: Registry, repository: str, digest: str) -> None:
     try:
         with reg.db.transaction() as cur:
-            cur.execute(
-                "SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id"
-                " WHERE r.name = %s AND m.digest = %s FOR UPDATE OF m",
-                (repository, digest),
-            )
-            row = cur.fetchone()
-            if row is None:
+            manifest_id = manifest_rows.lock_for_delete(cur, repository, digest)
+            if manifest_id is None:
                 raise ManifestUnknown(detail={"digest": digest})
-            cur.execute("SELECT name FROM tags WHERE manifest_id = %s", (row[0],))
-            tags = [r[0] for r in cur.fetchall()]
+            tags = tag_rows.tags_of_manifest(cur, manifest_id)
             for tag in tags:
-                locks.xact_lock(cur, locks.TAG, locks.tag_key(repository, tag))
-            cur.execute("DELETE FROM manifests WHERE id = %s", (row[0],))
+                locks.lock_tag(cur, repository, tag)
+            manifest_rows.delete_manifest(cur, manifest_id)
             for tag in tags:
                 reg.storage.delete_prefix(layout.tag_dir(repository, tag))
             reg.storage.delete(layout.revision_link(repository, digest))

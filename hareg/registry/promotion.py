@@ -24,7 +24,10 @@ from datetime import datetime
 
 from psycopg2.extensions import cursor
 
-from ..db import locks, queries
+from ..db import blobs as blob_rows
+from ..db import locks, promotions, repositories
+from ..db import manifests as manifest_rows
+from ..db import tags as tag_rows
 from ..storage import layout
 from .context import Registry
 from .errors import ManifestUnknown, RequestInvalid, Unavailable
@@ -95,26 +98,19 @@ class _Copier:
         if source_id in self.copied:
             return self.copied[source_id]
         cur = self.cur
-        cur.execute("SELECT digest FROM manifests WHERE id = %s", (source_id,))
-        row = cur.fetchone()
-        if row is None:
+        source_digest = manifest_rows.manifest_digest(cur, source_id)
+        if source_digest is None:
             raise ManifestUnknown("the source manifest was deleted concurrently, retry")
-        locks.xact_lock_shared(cur, locks.BLOB, row[0])
-        cur.execute("SELECT digest, media_type, payload FROM manifests WHERE id = %s FOR SHARE",
-                    (source_id,))
-        row = cur.fetchone()
-        if row is None:
+        locks.lock_blob_shared(cur, source_digest)
+        content = manifest_rows.lock_content(cur, source_id)
+        if content is None:
             raise ManifestUnknown("the source manifest was deleted concurrently, retry")
-        digest, media_type, payload = row[0], row[1], bytes(row[2])
-        cur.execute("SELECT child_id FROM manifest_children WHERE parent_id = %s"
-                    " AND child_id IS NOT NULL ORDER BY child_digest", (source_id,))
-        for (child_id,) in cur.fetchall():
+        digest, media_type, payload = content
+        for child_id in manifest_rows.present_child_ids(cur, source_id):
             self.copy(child_id)
-        cur.execute("SELECT digest FROM manifest_blobs WHERE manifest_id = %s ORDER BY digest",
-                    (source_id,))
-        for (blob,) in cur.fetchall():
-            locks.xact_lock_shared(cur, locks.BLOB, blob)
-            if queries.link_blob(cur, self.target_id, blob):
+        for blob in manifest_rows.referenced_blobs(cur, source_id):
+            locks.lock_blob_shared(cur, blob)
+            if blob_rows.link_blob(cur, self.target_id, blob):
                 self.reg.storage.put_bytes(layout.layer_link(self.target, blob),
                                            layout.link_content(blob))
                 self.linked += 1
@@ -127,16 +123,13 @@ class _Copier:
         return manifest_id
 
 
-def _tagged(cur: cursor, ref: Reference) -> tuple[int, str, str]:
-    cur.execute(
-        "SELECT m.id, m.digest, m.media_type FROM tags t"
-        " JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id"
-        " WHERE r.name = %s AND t.name = %s", (ref.repository, ref.tag))
-    row = cur.fetchone()
-    if row is None:
+def _tagged(cur: cursor, ref: Reference) -> tag_rows.TaggedManifest:
+    assert ref.tag is not None
+    found = tag_rows.tagged_manifest(cur, ref.repository, ref.tag)
+    if found is None:
         raise ManifestUnknown(f"{ref} is not tagged",
                               detail={"repository": ref.repository, "tag": ref.tag})
-    return row[0], row[1], row[2]
+    return found
 
 
 def promote(reg: Registry, source: str, target: str, promoted_by: str = "") -> Promotion:
@@ -151,22 +144,18 @@ def promote(reg: Registry, source: str, target: str, promoted_by: str = "") -> P
     with reg.db.transaction() as cur:
         source_id, digest, media_type = _tagged(cur, src)
         # Row locks before tag locks, as a manifest PUT and a delete by digest take them.
-        locks.xact_lock_shared(cur, locks.BLOB, digest)
-        cur.execute("SELECT 1 FROM manifests WHERE id = %s FOR SHARE", (source_id,))
-        names = {locks.tag_key(src.repository, src.tag), locks.tag_key(dst.repository, dst.tag)}
-        for name in sorted(names):
-            locks.xact_lock(cur, locks.TAG, name)
-        if _tagged(cur, src)[0] != source_id:
+        locks.lock_blob_shared(cur, digest)
+        manifest_rows.lock_manifest(cur, source_id)
+        locks.lock_tags(cur, [(src.repository, src.tag), (dst.repository, dst.tag)])
+        if _tagged(cur, src).manifest_id != source_id:
             raise Unavailable(f"{src} moved while being promoted, retry")
-        target_id = queries.ensure_repository(cur, dst.repository)
+        target_id = repositories.ensure_repository(cur, dst.repository)
         copier = _Copier(reg, cur, dst.repository, target_id)
         manifest_id = copier.copy(source_id)
         move_tag(reg, cur, target_id, dst.repository, dst.tag, manifest_id, digest)
-        cur.execute(
-            "INSERT INTO promotions (source_repository, source_tag, target_repository,"
-            " target_tag, digest, media_type, promoted_by) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            " RETURNING id, promoted_at",
-            (src.repository, src.tag, dst.repository, dst.tag, digest, media_type, promoted_by))
-        promotion_id, promoted_at = cur.fetchone()
+        promotion_id, promoted_at = promotions.insert_promotion(
+            cur, source_repository=src.repository, source_tag=src.tag,
+            target_repository=dst.repository, target_tag=dst.tag, digest=digest,
+            media_type=media_type, promoted_by=promoted_by)
     return Promotion(promotion_id, src, dst, digest, media_type, len(copier.copied),
                      copier.linked, promoted_by, promoted_at)

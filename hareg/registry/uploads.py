@@ -16,7 +16,6 @@ previous offset: the parts it wrote are overwritten by the retry (same part numb
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -24,7 +23,9 @@ from dataclasses import dataclass, field
 
 from psycopg2.extensions import cursor
 
-from ..db import locks, queries
+from ..db import blobs as blob_rows
+from ..db import locks, repositories
+from ..db import uploads as upload_rows
 from ..storage import layout
 from ..storage.base import StorageDriver
 from .context import Registry
@@ -145,21 +146,15 @@ def _new_session(repository: str, algorithm: str) -> UploadSession:
 def start_upload(reg: Registry, repository: str, algorithm: str = "sha256") -> UploadSession:
     session = _new_session(repository, algorithm)
     with reg.db.read() as cur:
-        cur.execute(
-            "INSERT INTO uploads (id, repository, algorithm, hash_state) VALUES (%s, %s, %s, %s)",
-            (session.id, repository, algorithm, session.hash_state),
-        )
+        upload_rows.insert_upload(cur, session.id, repository, algorithm, session.hash_state)
     return session
 
 
-_COLUMNS = "id, repository, algorithm, byte_offset, hash_state, storage_upload_id, parts, tail"
-
-
-def _session_from_row(row: tuple) -> UploadSession:
+def _session_from_row(row: upload_rows.UploadRow) -> UploadSession:
     return UploadSession(
-        id=str(row[0]), repository=row[1], algorithm=row[2], offset=row[3],
-        hash_state=bytes(row[4]) if row[4] is not None else None, storage_upload_id=row[5],
-        parts=list(row[6] or []), tail=bytes(row[7] or b""),
+        id=row.id, repository=row.repository, algorithm=row.algorithm, offset=row.byte_offset,
+        hash_state=row.hash_state, storage_upload_id=row.storage_upload_id, parts=row.parts,
+        tail=row.tail,
     )
 
 
@@ -171,30 +166,24 @@ def _valid_id(upload_id: str) -> str:
 
 
 def get_upload(reg: Registry, repository: str, upload_id: str) -> UploadSession:
+    valid_id = _valid_id(upload_id)
     with reg.db.read() as cur:
-        cur.execute(f"SELECT {_COLUMNS} FROM uploads WHERE id = %s AND repository = %s",
-                    (_valid_id(upload_id), repository))
-        row = cur.fetchone()
+        row = upload_rows.get_upload(cur, valid_id, repository)
     if row is None:
         raise BlobUploadUnknown(detail={"upload": upload_id})
     return _session_from_row(row)
 
 
 def _lock_session(cur: cursor, repository: str, upload_id: str) -> UploadSession:
-    cur.execute(f"SELECT {_COLUMNS} FROM uploads WHERE id = %s AND repository = %s FOR UPDATE",
-                (_valid_id(upload_id), repository))
-    row = cur.fetchone()
+    row = upload_rows.lock_upload(cur, _valid_id(upload_id), repository)
     if row is None:
         raise BlobUploadUnknown(detail={"upload": upload_id})
     return _session_from_row(row)
 
 
 def _save_session(cur: cursor, s: UploadSession) -> None:
-    cur.execute(
-        "UPDATE uploads SET byte_offset = %s, hash_state = %s, storage_upload_id = %s,"
-        " parts = %s, tail = %s, updated_at = now() WHERE id = %s",
-        (s.offset, s.hash_state, s.storage_upload_id, json.dumps(s.parts), s.tail, s.id),
-    )
+    upload_rows.save_upload(cur, s.id, byte_offset=s.offset, hash_state=s.hash_state,
+                            storage_upload_id=s.storage_upload_id, parts=s.parts, tail=s.tail)
 
 
 def append_chunk(reg: Registry, repository: str, upload_id: str, chunks: Iterable[bytes],
@@ -237,8 +226,8 @@ def _commit_blob(reg: Registry, cur: cursor, session: UploadSession, data: bytes
     The shared per-digest lock excludes a sweep deleting this digest, so either the sweep ran
     first (row gone: the content is written again here) or it waits for this commit.
     """
-    locks.xact_lock_shared(cur, locks.BLOB, digest)
-    if queries.blob_exists(cur, digest):
+    locks.lock_blob_shared(cur, digest)
+    if blob_rows.blob_exists(cur, digest):
         if data is None:
             reg.storage.delete(session.storage_key)
     else:
@@ -246,9 +235,9 @@ def _commit_blob(reg: Registry, cur: cursor, session: UploadSession, data: bytes
             reg.storage.move(session.storage_key, layout.blob_data(digest))
         else:
             reg.storage.put_bytes(layout.blob_data(digest), data)
-        queries.insert_blob(cur, digest, session.offset)
-    repo_id = queries.ensure_repository(cur, session.repository)
-    if queries.link_blob(cur, repo_id, digest):
+        blob_rows.insert_blob(cur, digest, session.offset)
+    repo_id = repositories.ensure_repository(cur, session.repository)
+    if blob_rows.link_blob(cur, repo_id, digest):
         reg.storage.put_bytes(layout.layer_link(session.repository, digest),
                               layout.link_content(digest))
 
@@ -264,7 +253,7 @@ def _complete(reg: Registry, cur: cursor, writer: _Writer, expected: Digest,
     elif data is None:
         reg.storage.delete(session.storage_key)
     if persisted:
-        cur.execute("DELETE FROM uploads WHERE id = %s", (session.id,))
+        upload_rows.delete_upload(cur, session.id)
     return ok
 
 
@@ -310,6 +299,6 @@ def upload_whole(reg: Registry, repository: str, digest: str, chunks: Iterable[b
 def cancel_upload(reg: Registry, repository: str, upload_id: str) -> None:
     with reg.db.transaction() as cur:
         session = _lock_session(cur, repository, upload_id)
-        cur.execute("DELETE FROM uploads WHERE id = %s", (session.id,))
+        upload_rows.delete_upload(cur, session.id)
     _discard_storage(reg.storage, session)
 

@@ -1,17 +1,16 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Which repositories the current caller may pull: the catalog lists only those, and a blob is
-mounted only from those.
+"""Which repositories a caller may pull: the catalog lists only those, and a blob is mounted
+only from those.
 
-The authorization hook sets the filter at the start of every request (EVERYTHING when auth is
-off); the domain reads it with :func:`current`. A ContextVar keeps it per request: Flask's own
-request context is a ContextVar too, and gevent gives every greenlet its own context.
+The domain never guesses: every function that depends on it takes a :class:`RepositoryFilter`
+argument. The HTTP layer passes the filter the authorization hook computed for the request
+(EVERYTHING when auth is off); the CLI and other trusted callers pass EVERYTHING themselves.
 """
 
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 
@@ -36,14 +35,3 @@ class RepositoryFilter:
 
 EVERYTHING = RepositoryFilter(None)
 NOTHING = RepositoryFilter(())
-
-_current: ContextVar[RepositoryFilter] = ContextVar("hareg_pullable", default=EVERYTHING)
-
-
-def current() -> RepositoryFilter:
-    return _current.get()
-
-
-def restrict(visible: RepositoryFilter) -> None:
-    """Set the filter for the rest of the current request."""
-    _current.set(visible)

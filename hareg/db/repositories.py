@@ -1,0 +1,61 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""The ``repositories`` table: finding, creating and listing repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from psycopg2.extensions import cursor
+
+
+def repository_id(cur: cursor, name: str) -> int | None:
+    cur.execute("SELECT id FROM repositories WHERE name = %s", (name,))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def repository_exists(cur: cursor, name: str) -> bool:
+    cur.execute("SELECT 1 FROM repositories WHERE name = %s", (name,))
+    return cur.fetchone() is not None
+
+
+def ensure_repository(cur: cursor, name: str) -> int:
+    """Return the repository's id, creating the row if needed.
+
+    An existing row is locked FOR KEY SHARE until the transaction ends: garbage collection
+    deletes an empty repository only under FOR UPDATE, so it either skips this one or has
+    deleted it before we look (we then create it anew) - never between our SELECT and the
+    INSERT of a row that references it.
+    """
+    for _ in range(5):
+        cur.execute("SELECT id FROM repositories WHERE name = %s FOR KEY SHARE", (name,))
+        row = cur.fetchone()
+        if row is not None:
+            return row[0]
+        cur.execute(
+            "INSERT INTO repositories (name) VALUES (%s) ON CONFLICT (name) DO NOTHING"
+            " RETURNING id",
+            (name,),
+        )
+        row = cur.fetchone()
+        if row is not None:
+            return row[0]
+        # A concurrent transaction created it (and a sweep may even have deleted it again).
+    raise RuntimeError(f"could not create or find repository {name!r}")
+
+
+def list_nonempty(cur: cursor, after: str, matching: Sequence[str] | None,
+                  limit: int) -> list[str]:
+    """Names of the repositories that hold a manifest or a blob link, in byte order after
+    ``after``; with ``matching``, only names matching one of those (anchored) regexes."""
+    only, only_args = ("", []) if matching is None else (" AND r.name ~ ANY(%s)",
+                                                         [list(matching)])
+    cur.execute(
+        'SELECT r.name FROM repositories r WHERE r.name COLLATE "C" > %s' + only +
+        " AND (EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
+        "      OR EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))"
+        ' ORDER BY r.name COLLATE "C" LIMIT %s',
+        (after, *only_args, limit),
+    )
+    return [r[0] for r in cur.fetchall()]

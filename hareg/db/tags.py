@@ -1,0 +1,80 @@
+# SPDX-FileCopyrightText: 2026 The hareg authors
+# SPDX-License-Identifier: EUPL-1.2
+"""The ``tags`` table: a tag names one manifest of its repository.
+
+Writers hold the tag's TAG lock (``hareg.db.locks.lock_tag``) while they change a row, so the
+storage links and the row move together.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from psycopg2.extensions import cursor
+
+
+class TaggedManifest(NamedTuple):
+    manifest_id: int
+    digest: str
+    media_type: str
+
+
+def tagged_manifest_id(cur: cursor, repo_id: int, tag: str) -> int | None:
+    """The id of the manifest ``tag`` names in the repository, None when untagged."""
+    cur.execute("SELECT manifest_id FROM tags WHERE repository_id = %s AND name = %s",
+                (repo_id, tag))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def tagged_manifest(cur: cursor, repository: str, tag: str) -> TaggedManifest | None:
+    """The manifest ``repository:tag`` names (by repository name), None when untagged."""
+    cur.execute(
+        "SELECT m.id, m.digest, m.media_type FROM tags t"
+        " JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id"
+        " WHERE r.name = %s AND t.name = %s", (repository, tag))
+    row = cur.fetchone()
+    return TaggedManifest(row[0], row[1], row[2]) if row else None
+
+
+def touch_tag(cur: cursor, repo_id: int, tag: str) -> None:
+    """A re-push of the tag's manifest: only the push time changes."""
+    cur.execute("UPDATE tags SET updated_at = now() WHERE repository_id = %s AND name = %s",
+                (repo_id, tag))
+
+
+def upsert_tag(cur: cursor, repo_id: int, tag: str, manifest_id: int) -> None:
+    """Create the tag or move it to ``manifest_id`` (its push time becomes now)."""
+    cur.execute(
+        "INSERT INTO tags (repository_id, name, manifest_id) VALUES (%s, %s, %s)"
+        " ON CONFLICT (repository_id, name)"
+        " DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()",
+        (repo_id, tag, manifest_id),
+    )
+
+
+def delete_tag(cur: cursor, repository: str, tag: str) -> bool:
+    """Remove a tag (by repository name); False when it did not exist."""
+    cur.execute(
+        "DELETE FROM tags t USING repositories r"
+        " WHERE t.repository_id = r.id AND r.name = %s AND t.name = %s",
+        (repository, tag),
+    )
+    return cur.rowcount != 0
+
+
+def tags_of_manifest(cur: cursor, manifest_id: int) -> list[str]:
+    cur.execute("SELECT name FROM tags WHERE manifest_id = %s", (manifest_id,))
+    return [r[0] for r in cur.fetchall()]
+
+
+def list_tags(cur: cursor, repository: str, after: str, limit: int) -> list[str]:
+    """Tag names of a repository in byte order after ``after``, at most ``limit``."""
+    cur.execute(
+        # The scalar subquery is a constant to the planner: an index range scan.
+        "SELECT name FROM tags"
+        " WHERE repository_id = (SELECT id FROM repositories WHERE name = %s)"
+        ' AND name COLLATE "C" > %s ORDER BY name COLLATE "C" LIMIT %s',
+        (repository, after, limit),
+    )
+    return [r[0] for r in cur.fetchall()]
