@@ -232,7 +232,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
             ServerConfig,
             bind=mf.String(
                 load_default="127.0.0.1:5000",
-                validate=validate.Regexp(r"^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$|^unix:.+$",
+                validate=validate.Regexp(rf"\A(?:{_HOST_PORT}|unix:.+)\Z",
                                          error="expected HOST:PORT or unix:PATH"),
             ),
             graceful_timeout=mf.Integer(load_default=30, validate=validate.Range(min=1)),
@@ -245,7 +245,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
             DatabaseConfig,
             url=mf.String(
                 load_default="",
-                validate=validate.Regexp(r"^$|^postgres(ql)?://",
+                validate=validate.Regexp(r"\A(?:postgres(?:ql)?://|\Z)",
                                          error="expected a postgresql:// URL, or empty"),
             ),
             pool_size=mf.Integer(load_default=20, validate=validate.Range(min=1, max=1000)),
@@ -295,7 +295,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
         _section_schema(
             MetricsConfig,
             bind=mf.String(load_default="",
-                           validate=validate.Regexp(rf"^$|^{_HOST_PORT}$",
+                           validate=validate.Regexp(rf"\A(?:{_HOST_PORT})?\Z",
                                                     error="expected HOST:PORT, or empty")),
         ),
     ),
