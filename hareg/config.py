@@ -238,14 +238,14 @@ _HOST_PORT = r"(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}"
 _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
     "server": (ServerConfig, _section_schema(
         ServerConfig,
-        bind=validate.Regexp(rf"^{_HOST_PORT}$|^unix:.+$",
+        bind=validate.Regexp(rf"\A(?:{_HOST_PORT}|unix:.+)\Z",
                              error="expected HOST:PORT or unix:PATH"),
         graceful_timeout=validate.Range(min=1),
         trusted_proxies=_ip_network,
     )),
     "database": (DatabaseConfig, _section_schema(
         DatabaseConfig,
-        url=validate.Regexp(r"^$|^postgres(ql)?://",
+        url=validate.Regexp(r"\A(?:\Z|postgres(?:ql)?://)",
                             error="expected a postgresql:// URL, or empty"),
         pool_size=validate.Range(min=1, max=1000),
     )),
@@ -273,7 +273,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
     )),
     "metrics": (MetricsConfig, _section_schema(
         MetricsConfig,
-        bind=validate.Regexp(rf"^$|^{_HOST_PORT}$", error="expected HOST:PORT, or empty"),
+        bind=validate.Regexp(rf"\A(?:{_HOST_PORT})?\Z", error="expected HOST:PORT, or empty"),
     )),
     "auth": (AuthConfig, AuthConfigSchema),
 }

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.routing import PathConverter
 
 from ..auth.web import install_auth
 from ..config import Config
@@ -20,11 +21,19 @@ API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+class _NamePathConverter(PathConverter):
+    """``<path:name>`` that also takes names with line breaks, so that the name check answers
+    them with ``NAME_INVALID`` (werkzeug's ``.`` stops at a newline: 404 otherwise)."""
+
+    regex = "[^/](?s:.)*?"
+
+
 def create_app(config: Config, registry: Registry | None = None) -> Flask:
     app = Flask("hareg")
     app.config["HAREG_CONFIG"] = config
     app.extensions["hareg"] = registry or build_registry(config)
     app.url_map.strict_slashes = False
+    app.url_map.converters["path"] = _NamePathConverter
     # WSGI layers (outermost last): forwarding headers from trusted proxies only, then
     # metrics, which also answers /metrics before any blueprint or auth hook sees it.
     app.wsgi_app = TrustedProxies(app.wsgi_app, config.server.trusted_proxies)  # type: ignore[method-assign]

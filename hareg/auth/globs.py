@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 
-_ALLOWED = re.compile(r"^[a-z0-9._/*?-]{1,255}$")
+_ALLOWED = re.compile(r"[a-z0-9._/*?-]{1,255}")
 
 
 def glob_error(pattern: str) -> str | None:
     """Why ``pattern`` is not a valid repository pattern, or None."""
-    if not isinstance(pattern, str) or not _ALLOWED.match(pattern):
+    if not isinstance(pattern, str) or not _ALLOWED.fullmatch(pattern):
         return ("repository patterns use lowercase letters, digits, '.', '_', '-', '/' and the"
                 " wildcards '*', '**', '?'")
     return None
@@ -46,7 +46,7 @@ def glob_to_regex(pattern: str) -> str:
         else:
             out.append(char)
         i += 1
-    out.append("$")
+    out.append(r"\Z")  # not "$": Python's "$" also matches before a final newline
     return "".join(out)
 
 

@@ -8,12 +8,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..registry.names import MAX_NAME_LENGTH, NAME_RE
+from ..grammar import is_name
 
 MAX_SCOPES = 32  # per token request; a push across a few repositories needs 3 or 4
 MAX_SCOPE_LENGTH = 512
-_ACTION_RE = re.compile(r"^(?:[a-z]+|\*)$")
-_TYPE_RE = re.compile(r"^[a-z0-9]+(?:\([a-z0-9]+\))?$")
+_ACTION_RE = re.compile(r"[a-z]+|\*")
+_TYPE_RE = re.compile(r"[a-z0-9]+(?:\([a-z0-9]+\))?")
 
 REPOSITORY = "repository"
 REGISTRY = "registry"
@@ -48,13 +48,13 @@ def parse_scope(text: str) -> Scope:
     if not (sep1 and sep2 and rtype and name):
         raise ScopeError(f"malformed scope {shown!r}: expected TYPE:NAME:ACTIONS, e.g."
                          " repository:team/app:pull,push")
-    if not _TYPE_RE.match(rtype):
+    if not _TYPE_RE.fullmatch(rtype):
         raise ScopeError(f"malformed scope {shown!r}: invalid resource type {rtype[:40]!r}")
     base_type = rtype.partition("(")[0]
-    if base_type == REPOSITORY and (len(name) > MAX_NAME_LENGTH or not NAME_RE.match(name)):
+    if base_type == REPOSITORY and not is_name(name):
         raise ScopeError(f"malformed scope {shown!r}: invalid repository name")
     actions = [a for a in actions_text.split(",") if a] if actions_text else []
-    if any(not _ACTION_RE.match(a) for a in actions):
+    if any(not _ACTION_RE.fullmatch(a) for a in actions):
         raise ScopeError(f"malformed scope {shown!r}: actions are lowercase words or '*'")
     return Scope(base_type, name, tuple(dict.fromkeys(actions)))
 

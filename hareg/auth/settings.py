@@ -40,9 +40,9 @@ DEFAULT_ACTIONS = ("pull", "push", "delete")
 ANY_USER = "*"
 GROUP_PREFIX = "group:"
 
-USER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}$")
-GROUP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_SUBJECT_RE = re.compile(r"^\S{1,255}$")
+USER_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}\Z")
+GROUP_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_SUBJECT_RE = re.compile(r"\A\S{1,255}\Z")
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class AuthConfigSchema(Schema):
     mode = mf.String(load_default="none", validate=validate.OneOf(MODES))
     htpasswd = mf.String(load_default="")
     realm = mf.String(load_default="", validate=[
-        validate.Regexp(r"^$|^https?://\S+$", error="expected an http(s):// URL, or empty"),
+        validate.Regexp(r"\A(?:https?://\S+)?\Z", error="expected an http(s):// URL, or empty"),
         _quotable])
     service = mf.String(load_default="hareg",
                         validate=[validate.Length(min=1, max=255), _quotable])

@@ -18,8 +18,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import MultiDict
 
+from .current import auth_service
 from .scopes import ScopeError, parse_scopes
-from .web import auth_service
 
 log = logging.getLogger(__name__)
 

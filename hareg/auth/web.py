@@ -7,31 +7,25 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
 from ..registry.visibility import EVERYTHING, RepositoryFilter
 from .access import Caller, Decision, Need, Outcome, challenge_header, decide
+from .current import EXTENSION, auth_service
 from .errors import Denied, Unauthorized
 from .routes import required_need
 from .service import AuthService
 from .settings import AuthConfig
+from .token_view import bp
 
 log = logging.getLogger(__name__)
-
-EXTENSION = "hareg_auth"
 
 
 def install_auth(app: Flask, config: AuthConfig) -> None:
     """Register the realm endpoint and the authorization hook (call before other hooks)."""
-    from .token_view import bp
-
     app.extensions[EXTENSION] = AuthService(config)
     app.register_blueprint(bp)
     app.before_request(authorize_request)
-
-
-def auth_service() -> AuthService:
-    return current_app.extensions[EXTENSION]
 
 
 def realm_url(service: AuthService) -> str:

@@ -10,7 +10,7 @@ from concurrent.futures import CancelledError, Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg2
 from psycopg2.extensions import cursor
@@ -25,7 +25,12 @@ from ..storage.base import ObjectInfo, StorageError
 from .options import Stopped
 
 if TYPE_CHECKING:
-    from .run import Run
+    import threading
+
+    from ..db.pool import Database
+    from ..storage.base import StorageDriver
+    from .options import RebuildOptions
+    from .report import Report
 
 #: References recorded per transaction. record_manifest takes a shared advisory lock per
 #: referenced blob until commit, and PostgreSQL's lock table is shared and bounded
@@ -77,10 +82,27 @@ def batches(manifests: list[Manifest], limit: int) -> Iterator[list[Manifest]]:
         yield batch
 
 
+class RunContext(Protocol):
+    """What a repository job uses of its run (:class:`hareg.rebuild.run.Run` is one); a
+    protocol, so that this module does not import the run that imports it."""
+
+    db: Database
+    storage: StorageDriver
+    options: RebuildOptions
+    report: Report
+    blobs: dict[str, int]
+    stop: threading.Event
+    started_at: datetime | None
+
+    def tx(self) -> AbstractContextManager[cursor]: ...
+
+    def read(self, func: Callable[..., Any], *args: Any) -> Future[Any]: ...
+
+
 class RepositoryJob:
     """Rebuild one repository: read what is missing, then write in small transactions."""
 
-    def __init__(self, run: Run, name: str, keys: RepoKeys) -> None:
+    def __init__(self, run: RunContext, name: str, keys: RepoKeys) -> None:
         self.parent, self.name, self.keys = run, name, keys
         self.report = run.report
         self.options = run.options

@@ -66,9 +66,9 @@ import os
 import struct
 from dataclasses import dataclass
 
-__all__ = ["SUPPORTED_ALGORITHMS", "ResumableHash"]
+from ..grammar import SUPPORTED_ALGORITHMS
 
-SUPPORTED_ALGORITHMS: frozenset[str] = frozenset({"sha256", "sha512"})
+__all__ = ["SUPPORTED_ALGORITHMS", "ResumableHash"]
 
 _STATE_VERSION = 1
 

@@ -1,35 +1,40 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Grammar of repository names, tags and digests, exactly as the distribution spec gives it."""
+"""Checks of repository names, tags and digests that raise the spec's errors.
+
+The grammar itself (patterns, lengths, supported algorithms) is in :mod:`hareg.grammar`, shared
+with the storage layout; it is re-exported here for existing callers.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from ..grammar import (
+    DIGEST_RE,
+    MAX_NAME_LENGTH,
+    NAME_RE,
+    SUPPORTED_ALGORITHMS,
+    TAG_RE,
+    is_digest_reference,
+    is_encoded,
+    is_name,
+    is_tag,
+)
 from .errors import DigestInvalid, NameInvalid, TagInvalid
-from .hashing import SUPPORTED_ALGORITHMS
 
-_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-MAX_NAME_LENGTH = 255
-TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
-DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
-_HEX_LENGTH = {"sha256": 64, "sha512": 128}
+__all__ = ["DIGEST_RE", "MAX_NAME_LENGTH", "NAME_RE", "SUPPORTED_ALGORITHMS", "TAG_RE", "Digest",
+           "is_tag", "looks_like_digest", "parse_digest", "validate_name", "validate_tag"]
 
 
 def validate_name(name: str) -> str:
-    if len(name) > MAX_NAME_LENGTH or not NAME_RE.match(name):
+    if not is_name(name):
         raise NameInvalid(detail={"name": name[:300]})
     return name
 
 
-def is_tag(reference: str) -> bool:
-    return bool(TAG_RE.match(reference))
-
-
 def validate_tag(tag: str) -> str:
-    if not TAG_RE.match(tag):
+    if not is_tag(tag):
         raise TagInvalid(f"invalid tag: {tag[:200]!r}", detail={"tag": tag[:200]})
     return tag
 
@@ -45,18 +50,18 @@ class Digest:
 
 def parse_digest(value: str) -> Digest:
     """Parse and check a digest; only algorithms hareg can verify are accepted."""
-    m = DIGEST_RE.match(value or "")
+    m = DIGEST_RE.fullmatch(value or "")
     if not m:
         raise DigestInvalid(f"invalid digest: {value[:200]!r}", detail={"digest": value[:200]})
     algorithm, hexpart = m.groups()
     if algorithm not in SUPPORTED_ALGORITHMS:
         raise DigestInvalid(f"unsupported digest algorithm: {algorithm}",
                             detail={"digest": value[:200]})
-    if len(hexpart) != _HEX_LENGTH[algorithm] or not re.fullmatch(r"[0-9a-f]+", hexpart):
+    if not is_encoded(algorithm, hexpart):
         raise DigestInvalid(f"invalid {algorithm} digest: {value[:200]!r}",
                             detail={"digest": value[:200]})
     return Digest(algorithm, hexpart)
 
 
 def looks_like_digest(reference: str) -> bool:
-    return ":" in reference
+    return is_digest_reference(reference)

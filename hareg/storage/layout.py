@@ -21,21 +21,18 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ..grammar import HEX_LENGTHS, NAME_RE, is_encoded, is_tag
+
 ROOT = "docker/registry/v2"
 
-#: Digest algorithms hareg stores, with the length of their hex encoding.
-ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
+#: Digest algorithms hareg stores, with the length of their hex encoding (from hareg.grammar).
+ALGORITHMS = HEX_LENGTHS
 
-# The OCI distribution spec's grammar for repository names: '/'-separated
-# components of lowercase alphanumerics joined by '.', '_', '__' or dashes.
-# No component may start with '_' or '.', which is what keeps the reserved
-# '_layers', '_manifests' and '_uploads' directories unambiguous.
-_NAME_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME_RE = re.compile(rf"{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*")
-_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
-# Upload ids are ours (UUIDs or tokens), but they are still joined into a path.
+# Names and tags follow hareg.grammar (the distribution spec). The name check here has no
+# length limit on purpose: rebuild-db reports an over-long name found in a bucket instead of
+# skipping its keys. Upload ids are ours (UUIDs or tokens), but they are still joined into a
+# path.
 _UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_HEX_RE = re.compile(r"[0-9a-f]+")
 
 _REPOS = f"{ROOT}/repositories/"
 _BLOBS = f"{ROOT}/blobs/"
@@ -59,7 +56,7 @@ def split_digest(digest: str) -> tuple[str, str]:
         raise ValueError(f"invalid digest {digest!r}: missing ':'")
     if alg not in ALGORITHMS:
         raise ValueError(f"unsupported digest algorithm {alg!r}")
-    if len(hexpart) != ALGORITHMS[alg] or not _HEX_RE.fullmatch(hexpart):
+    if not is_encoded(alg, hexpart):
         raise ValueError(
             f"invalid digest {digest!r}: expected {ALGORITHMS[alg]} lowercase hex characters"
         )
@@ -74,14 +71,14 @@ def validate_digest(digest: str) -> str:
 
 def validate_repo(repo: str) -> str:
     """Return ``repo`` unchanged if it is a valid repository name, else raise ValueError."""
-    if not isinstance(repo, str) or not _NAME_RE.fullmatch(repo):
+    if not isinstance(repo, str) or not NAME_RE.fullmatch(repo):
         raise ValueError(f"invalid repository name {repo!r}")
     return repo
 
 
 def validate_tag(tag: str) -> str:
     """Return ``tag`` unchanged if it is a valid tag, else raise ValueError."""
-    if not isinstance(tag, str) or not _TAG_RE.fullmatch(tag):
+    if not is_tag(tag):
         raise ValueError(f"invalid tag {tag!r}")
     return tag
 
@@ -269,7 +266,7 @@ def _split_repo(rest: str) -> tuple[str, list[str]] | None:
     for i, part in enumerate(parts):
         if part in _RESERVED:
             repo = "/".join(parts[:i])
-            if not _NAME_RE.fullmatch(repo):
+            if not NAME_RE.fullmatch(repo):
                 return None
             return repo, parts[i:]
     return None
@@ -314,7 +311,7 @@ def parse_repository_key(key: str) -> RepoKey | None:
         if digest:
             return RepoKey(RepoKeyKind.REVISION_LINK, repo, digest=digest)
         return None
-    if len(parts) >= 5 and parts[1] == "tags" and _TAG_RE.fullmatch(parts[2]):
+    if len(parts) >= 5 and parts[1] == "tags" and is_tag(parts[2]):
         tag = parts[2]
         if parts[3:] == ["current", "link"]:
             return RepoKey(RepoKeyKind.TAG_CURRENT_LINK, repo, tag=tag)

@@ -450,6 +450,46 @@ def test_invalid_tag(
         assert_error(resp, 400, "MANIFEST_INVALID", "DIGEST_INVALID")
 
 
+def test_tag_with_trailing_newline_in_path(
+    registry: HaregServer, session: requests.Session, repo: str
+):
+    """``$`` in a regular expression matches before a final newline; the tag check must not."""
+    m = image_manifest()
+    _push_blobs(session, registry, repo, m)
+    resp = _put_raw(session, registry, repo, "x%0A", m.data, m.media_type)
+    assert_error(resp, 400, "MANIFEST_INVALID")
+    assert_error(session.get(_murl(registry, repo, m.digest)), 404, "MANIFEST_UNKNOWN")
+
+
+def test_put_by_digest_with_tag_ending_in_newline(
+    registry: HaregServer, session: requests.Session, repo: str
+):
+    """``?tag=x%0A`` is refused before anything is stored (it used to fail with 500 after
+    the storage links were written)."""
+    m = image_manifest()
+    _push_blobs(session, registry, repo, m)
+    resp = session.put(
+        _murl(registry, repo, m.digest),
+        params=[("tag", "good"), ("tag", "x\n")],
+        data=m.data,
+        headers={"Content-Type": m.media_type},
+    )
+    assert_error(resp, 400, "MANIFEST_INVALID")
+    assert_error(session.get(_murl(registry, repo, m.digest)), 404, "MANIFEST_UNKNOWN")
+    assert_error(session.get(_murl(registry, repo, "good")), 404, "MANIFEST_UNKNOWN")
+    assert_error(session.get(_murl(registry, repo, "x")), 404, "MANIFEST_UNKNOWN")
+
+
+def test_put_by_digest_ending_in_newline(
+    registry: HaregServer, session: requests.Session, repo: str
+):
+    m = image_manifest()
+    _push_blobs(session, registry, repo, m)
+    resp = _put_raw(session, registry, repo, f"{m.digest}%0A", m.data, m.media_type)
+    assert_error(resp, 400, "DIGEST_INVALID")
+    assert_error(session.get(_murl(registry, repo, m.digest)), 404, "MANIFEST_UNKNOWN")
+
+
 @pytest.mark.parametrize("tag", ["a" * 128, "_underscore-first", "A.b-C_d", "0", "latest"])
 def test_valid_tag_edges(registry: HaregServer, session: requests.Session, repo: str, tag: str):
     m = image_manifest()

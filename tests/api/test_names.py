@@ -69,6 +69,9 @@ INVALID_NAMES = {
     "space": "a b",
     "colon": "a:b",
     "non-ascii": "caf\u00e9",
+    # '$' in a regular expression also matches before a final newline: the name check must not
+    "trailing-newline": "abc\n",
+    "nested-trailing-newline": "abc/def\n",
 }
 
 
