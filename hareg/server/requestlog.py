@@ -156,19 +156,25 @@ def _file_position(filelike: Any) -> int | None:
 
 
 class _LoggedBody:
-    """Wraps a response iterable: counts the bytes sent, writes the line when closed."""
+    """Wraps a response iterable: counts the bytes sent, writes the line when closed.
+
+    A chunk counts once the server asks for the next one (it has written it by then), so a
+    response cut by a failed write does not count the chunk that was not sent."""
 
     def __init__(self, body: Iterable[bytes], entry: _Entry) -> None:
         self._body = body
         self._iter = iter(body)
         self._entry = entry
+        self._pending = 0
 
     def __iter__(self) -> _LoggedBody:
         return self
 
     def __next__(self) -> bytes:
+        self._entry.sent += self._pending
+        self._pending = 0
         chunk = next(self._iter)
-        self._entry.sent += len(chunk)
+        self._pending = len(chunk)
         return chunk
 
     def close(self) -> None:

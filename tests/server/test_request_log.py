@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 import ssl
+import struct
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -26,12 +27,13 @@ from hareg.server.logs import REQUEST_ID, RequestIdFilter, TextFormatter
 from hareg.server.requestlog import valid_request_id
 from tests.auth.helpers import auth_toml, write_htpasswd
 from tests.fixtures.server import HaregServer, ServerFactory, to_toml
-from tests.oci import image_manifest
+from tests.oci import digest_of, image_manifest, random_bytes
 
 PROXY = "127.0.0.2"
 CLIENT = "127.0.0.1"
 PASSWORD = "s3cret-for-logs"
 LOG_WAIT = 10.0
+BIG = 48 * 1024 * 1024  # far more than the socket buffers of both ends hold
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -144,6 +146,28 @@ def test_push_and_pull_are_logged_with_sizes_status_user_and_repository(server: 
     entry = wait_for(server, anonymous.request_id)
     assert entry["user"] is None and entry["repository"] == "logs/app"
     assert entry["bytes_out"] == len(anonymous.body) > 0
+
+
+def test_a_cut_download_logs_what_was_sent(server: HaregServer):
+    data = random_bytes(BIG)
+    digest = digest_of(data)
+    pushed = call(server, "POST", f"/v2/logs/big/blobs/uploads/?digest={digest}", data,
+                  {"Content-Type": "application/octet-stream"}, user="alice")
+    assert pushed.status == 201, pushed.body
+    assert wait_for(server, pushed.request_id)["bytes_in"] == BIG
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    token = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    conn.request("GET", f"/v2/logs/big/blobs/{digest}", headers={"Authorization": f"Basic {token}"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    request_id = resp.headers["X-Request-Id"]
+    assert len(resp.read(64 * 1024)) == 64 * 1024
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # with unread data: a reset, the server's next write fails
+    entry = wait_for(server, request_id)
+    assert entry["status"] == 200
+    assert 64 * 1024 <= entry["bytes_out"] < BIG
 
 
 def test_request_id_is_taken_from_trusted_proxies_only(server: HaregServer):
