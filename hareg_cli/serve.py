@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from hareg.config import Config
@@ -19,7 +21,7 @@ from .options import config_options, fail, prepared
 def serve(config: Config) -> None:
     """Serve the registry API with gunicorn and gevent workers."""
     from hareg.server.listeners import CannotListen
-    from hareg.server.logs import setup_logging
+    from hareg.server.logs import announce, setup_logging
     from hareg.server.runner import HaregServer
 
     setup_logging(config.log)
@@ -36,10 +38,11 @@ def serve(config: Config) -> None:
                else f"s3://{config.storage.bucket}/{config.storage.prefix}")
     host = config.server.bind
     if embedded and not host.startswith(("127.", "localhost", "[::1]", "unix:")):
-        click.echo("hareg: warning: serving a non-loopback address with the embedded database;"
-                   " several instances need a shared [database] url and S3 storage", err=True)
-    click.echo(f"hareg: serving the OCI registry API on http://{host}/v2/", err=True)
-    click.echo(f"hareg: metadata in {where}; blobs in {storage}", err=True)
-    click.echo("hareg: push with: skopeo copy --dest-tls-verify=false "
-               f"oci:./image:latest docker://{host}/demo/app:latest", err=True)
+        announce("warning: serving a non-loopback address with the embedded database;"
+                 " several instances need a shared [database] url and S3 storage",
+                 logging.WARNING)
+    announce(f"serving the OCI registry API on http://{host}/v2/")
+    announce(f"metadata in {where}; blobs in {storage}")
+    announce("push with: skopeo copy --dest-tls-verify=false "
+             f"oci:./image:latest docker://{host}/demo/app:latest")
     server.run()

@@ -15,6 +15,7 @@ from ..registry.errors import Unsupported
 from ..registry.names import validate_name
 from ..server.metrics import MetricsMiddleware
 from ..server.proxy import TrustedProxies
+from ..server.requestlog import RequestLog, note_repository
 from . import admin, base, blobs, errors, listing, manifests, uploads
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
@@ -35,10 +36,15 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.url_map.converters["path"] = _NamePathConverter
     # WSGI layers (outermost last): forwarding headers from trusted proxies only, then
-    # metrics, which also answers /metrics before any blueprint or auth hook sees it.
-    app.wsgi_app = TrustedProxies(app.wsgi_app, config.server.trusted_proxies)  # type: ignore[method-assign]
+    # metrics, which also answers /metrics before any blueprint or auth hook sees it, then
+    # the request id and request log around everything.
+    proxies = TrustedProxies(app.wsgi_app, config.server.trusted_proxies)
+    app.wsgi_app = proxies  # type: ignore[method-assign]
     app.wsgi_app = MetricsMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, app.url_map, app.extensions["hareg"].db, config.metrics.bind)
+    app.wsgi_app = RequestLog(  # type: ignore[method-assign]
+        app.wsgi_app, proxies, enabled=getattr(config.log, "requests", True))
+    app.url_value_preprocessor(note_repository)
     for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
                listing.catalog_bp, listing.referrers_bp, admin.bp):
         app.register_blueprint(bp)

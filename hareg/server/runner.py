@@ -19,6 +19,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from ..config import Config
+from .logs import gunicorn_logconfig
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as hareg.server.metrics (not imported: see below)
 
@@ -93,6 +94,7 @@ def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]
         "accesslog": None,
         "errorlog": "-",
         "loglevel": config.log.level,
+        "logconfig_dict": gunicorn_logconfig(config.log),  # hareg's format, on stderr
         "proc_name": "hareg",
         # One machine may run several instances; a shared default control socket would clash.
         "control_socket_disable": True,
