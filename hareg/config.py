@@ -75,6 +75,7 @@ class RegistryConfig:
 class LogConfig:
     level: str = "info"
     format: str = "text"
+    requests: bool = True  # one line per request (logger hareg.request)
 
 
 @dataclass(frozen=True)

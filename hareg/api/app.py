@@ -43,7 +43,7 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
     app.wsgi_app = MetricsMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, app.url_map, app.extensions["hareg"].db, config.metrics.bind)
     app.wsgi_app = RequestLog(  # type: ignore[method-assign]
-        app.wsgi_app, proxies, enabled=getattr(config.log, "requests", True))
+        app.wsgi_app, proxies, enabled=config.log.requests)
     app.url_value_preprocessor(note_repository)
     for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
                listing.catalog_bp, listing.referrers_bp, admin.bp):

@@ -61,17 +61,18 @@ def _hareg(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProces
 def test_embedded_postgres_prints_one_line_and_logs_to_a_file(data_dir: Path):
     where = f"embedded PostgreSQL in {data_dir / 'postgres'} (log: {data_dir / 'postgres.log'})"
 
-    # first start (initdb) in a command that sets up logging, as JSON
-    first = _hareg(data_dir, "gc", "--history", HAREG_LOG_FORMAT="json")
+    # first start (initdb), in a command without logging: one plain line
+    first = _hareg(data_dir, "migrate")
     assert first.returncode == 0, first.stderr
-    lines = first.stderr.splitlines()
-    assert len(lines) == 1, first.stderr
-    assert json.loads(lines[0])["message"] == where
+    assert first.stderr.splitlines() == [f"hareg: {where}"]
 
-    # a later start in a command without logging: the same line as plain text
-    second = _hareg(data_dir, "migrate")
+    # a later start in a command that sets up logging, as JSON (gc refuses a data dir
+    # without a hareg database, so it cannot be the first)
+    second = _hareg(data_dir, "gc", "--history", HAREG_LOG_FORMAT="json")
     assert second.returncode == 0, second.stderr
-    assert second.stderr.splitlines() == [f"hareg: {where}"]
+    lines = second.stderr.splitlines()
+    assert len(lines) == 1, second.stderr
+    assert json.loads(lines[0])["message"] == where
 
     deadline = time.monotonic() + PG_EXIT_TIMEOUT
     while _postgres_under(data_dir) and time.monotonic() < deadline:
