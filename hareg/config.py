@@ -190,7 +190,7 @@ def _section_schema(dc: type, **checks: Check) -> type[Schema]:
         return dc(**data)
 
     attrs["make"] = post_load(make)
-    return Schema.from_dict(attrs, name=f"{dc.__name__}Schema")  # type: ignore[return-value]
+    return Schema.from_dict(attrs, name=f"{dc.__name__}Schema")
 
 
 def _valid_duration(value: str) -> None:

@@ -50,6 +50,7 @@ def _unauthorized(message: str) -> Response:
 
 def _params() -> tuple[MultiDict[str, str], tuple[str, str] | None, Response | None]:
     """(parameters, (user, password) or None, error response or None)."""
+    params: MultiDict[str, str]
     if request.method == "POST":
         if (request.content_length or 0) > MAX_FORM_BYTES:
             return MultiDict(), None, _bad_request(

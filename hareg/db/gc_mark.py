@@ -99,7 +99,7 @@ def garbage_manifests(cur: cursor, index_types: Sequence[str]
         f" FROM {PLANNED_MANIFESTS}"
         " ORDER BY (media_type = ANY(%s)) DESC, (subject IS NOT NULL), id",
         (sorted(index_types),))
-    return [tuple(r) for r in cur.fetchall()]  # type: ignore[misc]
+    return [tuple(r) for r in cur.fetchall()]
 
 
 def garbage_links(cur: cursor, grace: int) -> list[tuple[int, str, str, int]]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from psycopg2.extensions import cursor
 
+from .rows import returned
+
 
 def abort_running(cur: cursor) -> None:
     """Mark sweeps left 'running' as 'aborted'. Only the holder of the GC lock may: no other
@@ -24,7 +26,7 @@ def insert_run(cur: cursor, trigger: str, host: str, dry_run: bool, orphans: boo
     """A new 'running' row; returns its id and start time."""
     cur.execute("INSERT INTO gc_runs (trigger, host, dry_run, orphans) VALUES (%s, %s, %s, %s)"
                 " RETURNING id, started_at", (trigger, host, dry_run, orphans))
-    run_id, started_at = cur.fetchone()
+    run_id, started_at = returned(cur)
     return run_id, started_at
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from psycopg2.extensions import cursor
 
+from .rows import returned
+
 MIGRATIONS = 1
 BLOB = 2      # per digest: "finish upload, insert row" vs "delete object, delete row"
 TAG = 3       # per repository/tag: S3 tag link and DB row move together
@@ -32,7 +34,7 @@ def xact_lock(cur: cursor, kind: int, name: str) -> None:
 
 def try_session_lock(cur: cursor, kind: int, name: str) -> bool:
     cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (kind, name))
-    return bool(cur.fetchone()[0])
+    return bool(returned(cur)[0])
 
 
 def session_lock(cur: cursor, kind: int, name: str) -> None:

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from psycopg2.extensions import cursor
 
+from .rows import returned
+
 
 def insert_promotion(cur: cursor, *, source_repository: str, source_tag: str,
                      target_repository: str, target_tag: str, digest: str, media_type: str,
@@ -19,5 +21,5 @@ def insert_promotion(cur: cursor, *, source_repository: str, source_tag: str,
         " RETURNING id, promoted_at",
         (source_repository, source_tag, target_repository, target_tag, digest, media_type,
          promoted_by))
-    promotion_id, promoted_at = cur.fetchone()
+    promotion_id, promoted_at = returned(cur)
     return promotion_id, promoted_at

@@ -14,15 +14,17 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 
 import psycopg2
+import psycopg2.extensions
 from psycopg2.extensions import cursor
 
+from .rows import returned
 from .transaction import Isolation, transaction
 
 
 def now(cur: cursor) -> datetime:
     """The database's clock (in a transaction: the time the transaction started)."""
     cur.execute("SELECT now()")
-    return cur.fetchone()[0]
+    return returned(cur)[0]
 
 
 class Session:
@@ -39,12 +41,12 @@ class Session:
             with self.conn.cursor() as cur:
                 cur.execute("SELECT set_config('lock_timeout', %s, false)", (lock_timeout,))
 
-    def cursor(self) -> cursor:
+    def cursor(self) -> psycopg2.extensions.cursor:
         """A cursor in autocommit mode: each statement is its own transaction and snapshot."""
         return self.conn.cursor()
 
     def transaction(self, isolation: Isolation = "READ COMMITTED"
-                    ) -> AbstractContextManager[cursor]:
+                    ) -> AbstractContextManager[psycopg2.extensions.cursor]:
         return transaction(self.conn, isolation)
 
     @property

@@ -71,6 +71,7 @@ def classify(info: ObjectInfo) -> Orphan | None:
         return Orphan(info.key, info.size, info.modified, kind, db_locks.BLOB, parsed.digest,
                       repository=parsed.repo, digest=parsed.digest)
     if parsed.kind in (layout.RepoKeyKind.TAG_CURRENT_LINK, layout.RepoKeyKind.TAG_INDEX_LINK):
+        assert parsed.tag is not None
         return Orphan(info.key, info.size, info.modified, kind, db_locks.TAG,
                       db_locks.tag_key(parsed.repo, parsed.tag), repository=parsed.repo,
                       digest=parsed.digest, tag=parsed.tag)

@@ -198,9 +198,10 @@ class Sweeper:
             with self.conn.transaction() as tx:
                 now, live = gc_sweep.live_tags(tx, *_pairs((t.repository_id, t.tag) for t in todo))
                 promoted = active_promotions(tx, sorted({t.repository for t in todo}))
-                for t in todo:
+                for t in todo if now is not None else ():  # None: none of them is left
                     state = policy.TagState(t.tag, t.manifest_id, t.digest, t.updated_at)
-                    if (live.get((t.repository_id, t.tag)) == (t.manifest_id, t.updated_at)
+                    if (now is not None
+                            and live.get((t.repository_id, t.tag)) == (t.manifest_id, t.updated_at)
                             and (t.repository, t.tag, t.digest) not in promoted
                             and policy.still_expired(rule_for(self.rules, t.repository),
                                                      state, now)):

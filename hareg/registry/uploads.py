@@ -27,7 +27,7 @@ from ..db import blobs as blob_rows
 from ..db import locks, repositories
 from ..db import uploads as upload_rows
 from ..storage import layout
-from ..storage.base import StorageDriver
+from ..storage.base import Buffer, StorageDriver
 from .context import Registry
 from .errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from .hashing import SUPPORTED_ALGORITHMS, ResumableHash
@@ -103,7 +103,7 @@ class _Writer:
             raise SizeInvalid(f"received {received} bytes, Content-Length said {content_length}")
         s.offset += received
 
-    def _put_part(self, data: memoryview | bytes) -> None:
+    def _put_part(self, data: Buffer) -> None:
         s = self.session
         if s.storage_upload_id is None:
             s.storage_upload_id = self.storage.multipart_start(s.storage_key)

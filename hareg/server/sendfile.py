@@ -45,4 +45,4 @@ def install() -> None:
     from gevent import _socket3
 
     if hasattr(os, "sendfile"):
-        _socket3.socket.sendfile = gevent_sendfile  # type: ignore[method-assign]
+        _socket3.socket.sendfile = gevent_sendfile

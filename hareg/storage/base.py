@@ -32,6 +32,9 @@ CHUNK_SIZE = 1024 * 1024
 #: are never valid keys and never listed.
 INTERNAL_PREFIX = ".hareg-"
 
+#: What the write methods accept: any bytes-like buffer, written without a copy.
+Buffer = bytes | bytearray | memoryview
+
 
 @dataclass(frozen=True)
 class ObjectInfo:
@@ -211,7 +214,7 @@ class StorageDriver(ABC):
 
     @abstractmethod
     def multipart_put(
-        self, key: str, upload_id: str, part_number: int, offset: int, data: bytes | memoryview
+        self, key: str, upload_id: str, part_number: int, offset: int, data: Buffer
     ) -> str:
         """Write part ``part_number`` (from 1) at byte ``offset``; return its token.
 

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from .base import (
     CHUNK_SIZE,
     INTERNAL_PREFIX,
+    Buffer,
     ChunkStream,
     NotFound,
     ObjectInfo,
@@ -110,7 +111,7 @@ def _mtime(st: os.stat_result) -> datetime:
     return datetime.fromtimestamp(st.st_mtime, tz=UTC)
 
 
-def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+def _pwrite_all(fd: int, data: Buffer, offset: int) -> None:
     view = memoryview(data).cast("B")
     while view:
         written = os.pwrite(fd, view, offset)
@@ -393,7 +394,7 @@ class FilesystemDriver(StorageDriver):
         return upload_id
 
     def multipart_put(
-        self, key: str, upload_id: str, part_number: int, offset: int, data: bytes | memoryview
+        self, key: str, upload_id: str, part_number: int, offset: int, data: Buffer
     ) -> str:
         check_part(part_number, offset)
         path = self._multipart_path(key, upload_id)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..server.metrics import Metrics, get_metrics, recording
-from .base import NotFound, ObjectInfo, StorageDriver, StorageError
+from .base import Buffer, NotFound, ObjectInfo, StorageDriver, StorageError
 
 T = TypeVar("T")
 
@@ -127,7 +127,7 @@ class MeteredStorage(StorageDriver):
         return self._call("multipart_start", self.inner.multipart_start, key)
 
     def multipart_put(self, key: str, upload_id: str, part_number: int, offset: int,
-                      data: bytes | memoryview) -> str:
+                      data: Buffer) -> str:
         return self._call("multipart_put", self.inner.multipart_put, key, upload_id,
                           part_number, offset, data)
 

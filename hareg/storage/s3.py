@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .base import (
     CHUNK_SIZE,
+    Buffer,
     ChunkStream,
     NotFound,
     ObjectInfo,
@@ -328,7 +329,7 @@ class S3Driver(StorageDriver):
         return str(response["UploadId"])
 
     def multipart_put(
-        self, key: str, upload_id: str, part_number: int, offset: int, data: bytes | memoryview
+        self, key: str, upload_id: str, part_number: int, offset: int, data: Buffer
     ) -> str:
         check_part(part_number, offset)
         body = data if isinstance(data, bytes) else bytes(data)
