@@ -1,6 +1,7 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""PostgreSQL advisory locks: the cluster-wide mutexes of invariants 4 and 5.
+"""PostgreSQL advisory locks: the cluster-wide mutexes of invariants 4 and 5 of
+docs/architecture.rst (its Locks section lists every kind and name).
 
 Two-key advisory locks: the first key names the kind of lock, the second is ``hashtext`` of
 the locked name. A hash collision only serializes two unrelated operations, never breaks one.

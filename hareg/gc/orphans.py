@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: EUPL-1.2
 """Objects in the bucket that no row knows: ``hareg gc --orphans``.
 
-They are left by crashes between a storage write and its COMMIT (invariant 3 allows that), by
-storage deletes that failed after the rows were gone, and by tag index entries of manifests
-that no longer exist. The pass lists the blobs root and the repositories root, keeps objects
-older than the grace period (by their modification time: clocks of the storage and the
-database should agree to well within the grace period) whose row is missing, and deletes them
-under the same lock a writer of that object takes, after checking again that no row appeared:
+They are left by crashes between a storage write and its COMMIT (invariant 3 of
+docs/architecture.rst allows that), by storage deletes that failed after the rows were gone,
+and by tag index entries of manifests that no longer exist. The pass lists the blobs root and
+the repositories root, keeps objects older than the grace period (by their modification time:
+clocks of the storage and the database should agree to well within the grace period) whose row
+is missing, and deletes them under the same lock a writer of that object takes, after checking
+again that no row appeared:
 
 - blob data and layer/revision links: the digest's BLOB lock (writers hold it shared while
   they write the object and insert the row);

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: EUPL-1.2
 """Pushing, pulling and deleting manifests and tags.
 
-Write order (invariant 3): the payload and the layout's link files go to storage first, then
-the rows commit. A crash in between leaves only objects that no row points at, which garbage
-collection removes. Children are checked with ``FOR SHARE`` row locks, so a concurrent delete
-of a child waits for this commit and then sees the reference (or this PUT sees the delete).
+Write order (invariant 3 of docs/architecture.rst): the payload and the layout's link files go
+to storage first, then the rows commit. A crash in between leaves only objects that no row
+points at, which garbage collection removes. Children are checked with ``FOR SHARE`` row locks,
+so a concurrent delete of a child waits for this commit and then sees the reference (or this
+PUT sees the delete).
 """
 
 from __future__ import annotations

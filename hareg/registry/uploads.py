@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Blob uploads that any instance can continue (invariant 2 of DESIGN.md).
+"""Blob uploads that any instance can continue (invariant 2 of docs/architecture.rst).
 
 Everything an upload needs lives in its ``uploads`` row and in storage, never in process memory:
 the byte offset, the serialized hash state, the storage multipart upload id and its parts, and
