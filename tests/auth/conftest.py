@@ -31,7 +31,6 @@ from tests.auth.helpers import (
 from tests.fixtures.server import HaregServer, ServerFactory, to_toml
 from tests.oci import new_session
 
-
 # The shared servers see many deliberate wrong passwords from 127.0.0.1 in one session; the
 # failed-login limits are tested on servers of their own (test_throttle_http.py).
 LENIENT_THROTTLING = {"max_failed_logins": 1000, "max_failed_logins_per_address": 1000,
