@@ -6,7 +6,9 @@ Verification runs bcrypt in gevent's thread pool when gevent is active (bcrypt r
 GIL, so it does not stall the other requests of the worker) and caches successes for a minute,
 keyed by an HMAC of the password under a per-process random key: a push of many requests with
 Basic credentials costs one bcrypt, not one per request. Unknown users are checked against a
-dummy hash of the same cost so that the answer time does not reveal which users exist.
+dummy hash of the same cost so that the answer time does not reveal which users exist. With a
+:class:`~hareg.auth.throttle.PasswordGate`, bcrypt runs only in one of its slots (cache hits
+need none).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any, TypeVar
 import bcrypt
 
 from .settings import USER_NAME_RE
+from .throttle import PasswordGate
 from .watch import WatchedFile
 
 log = logging.getLogger(__name__)
@@ -97,8 +100,9 @@ def parse_htpasswd(data: bytes) -> Users:
 class Htpasswd:
     """The users of one htpasswd file, reloaded when the file changes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, gate: PasswordGate | None = None) -> None:
         self._file = WatchedFile(path, parse_htpasswd, Users())
+        self._gate = gate
         self._key = secrets.token_bytes(32)
         self._cache: dict[bytes, float] = {}
         self._users: Users | None = None
@@ -114,6 +118,9 @@ class Htpasswd:
             self._users = users
             self._cache.clear()
         return users
+
+    def has_user(self, user: str) -> bool:
+        return user in self._current().hashes
 
     def _dummy_hash(self, rounds: int) -> bytes:
         if self._dummy is None or self._dummy[0] != rounds:
@@ -131,10 +138,11 @@ class Htpasswd:
         if stored is not None and self._cache.get(key, 0.0) > now:
             return True
         target = stored.encode() if stored else self._dummy_hash(users.dummy_rounds)
-        try:
-            ok = run_blocking(bcrypt.checkpw, raw, target)
-        except ValueError:
-            ok = False
+        with self._gate.slot() if self._gate else contextlib.nullcontext():
+            try:
+                ok = run_blocking(bcrypt.checkpw, raw, target)
+            except ValueError:
+                ok = False
         if not ok or stored is None:
             return False
         if len(self._cache) >= CACHE_MAX:

@@ -8,12 +8,15 @@ import functools
 import logging
 from collections.abc import Iterable, Sequence
 
+from ..server.metrics import get_metrics, recording
 from .access import Caller
+from .errors import PasswordChecksUnavailable, TooManyFailedLogins
 from .htpasswd import Htpasswd
 from .keys import VerificationKey, load_signing_key, parse_public_keys
 from .policy import Policy
 from .scopes import CATALOG, REGISTRY, REPOSITORY, Scope
 from .settings import ACTIONS, AuthConfig
+from .throttle import LoginThrottle, PasswordChecksBusy, PasswordGate
 from .tokens import InvalidToken, TokenIssuer, TokenVerifier
 from .watch import WatchedFile
 
@@ -29,7 +32,10 @@ class AuthService:
         self.config = config
         self.mode = config.mode
         self.policy = Policy(config)
-        self.users = Htpasswd(config.htpasswd) if config.htpasswd else None
+        self.throttle = LoginThrottle(config)
+        self.gate = PasswordGate(config.max_concurrent_password_checks,
+                                 config.password_check_wait_seconds)
+        self.users = Htpasswd(config.htpasswd, self.gate) if config.htpasswd else None
         self.issuer: TokenIssuer | None = None
         self.verifier: TokenVerifier | None = None
         if config.mode != "token":
@@ -61,11 +67,45 @@ class AuthService:
     def enabled(self) -> bool:
         return self.mode != "none"
 
-    def check_password(self, user: str, password: str) -> bool:
-        return self.users is not None and self.users.verify(user, password)
+    def check_password(self, user: str, password: str, address: str | None) -> bool:
+        """Whether ``password`` is ``user``'s; ``address`` is the client's (after trusted
+        proxies). Raises TooManyFailedLogins (429) when a failed-login limit holds, and
+        PasswordChecksUnavailable (503) when no bcrypt slot freed up in time: neither runs
+        bcrypt. See hareg/auth/throttle.py."""
+        if self.users is None:
+            return False
+        refused = self.throttle.check(user, address)
+        if refused is not None:
+            self._count_throttled(refused.kind)
+            log.debug("login of user %r from %s refused: %s limit, %d s left", user[:64],
+                      address, refused.kind, refused.retry_after)
+            raise TooManyFailedLogins(refused.retry_after)
+        try:
+            ok = self.users.verify(user, password)
+        except PasswordChecksBusy:
+            self._count_throttled("busy")
+            log.warning("login of user %r refused: all %d password check slots busy for"
+                        " %s s", user[:64], self.gate.slots, self.gate.wait)
+            raise PasswordChecksUnavailable() from None
+        if ok:
+            self.throttle.succeeded(user, address)
+            return True
+        reason = "password" if self.users.has_user(user) else "unknown_user"
+        with recording():
+            get_metrics().auth_failed_logins.labels(reason).inc()
+        for kind in self.throttle.failed(user, address):
+            log.warning("failed logins: %s limit reached by user %r from %s; further"
+                        " attempts get 429 for up to %s", kind, user[:64], address,
+                        self.config.failed_login_window)
+        return False
 
-    def from_basic(self, user: str, password: str) -> Caller:
-        if self.check_password(user, password):
+    @staticmethod
+    def _count_throttled(kind: str) -> None:
+        with recording():
+            get_metrics().auth_throttled.labels(kind).inc()
+
+    def from_basic(self, user: str, password: str, address: str | None) -> Caller:
+        if self.check_password(user, password, address):
             return Caller(subject=user)
         log.info("authentication failed for user %r", user[:64])
         return Caller(error="invalid username or password")

@@ -9,6 +9,8 @@ overridden by ``HAREG_AUTH_<KEY>``; ``rules`` and ``groups`` live in the file on
     mode = "basic"
     htpasswd = "/etc/hareg/htpasswd"
     anonymous_pull = ["public/**"]
+    max_failed_logins = 10          # per (user, address) and window; 0: no limit
+    failed_login_window = "1m"
 
     [auth.groups]
     ci = ["jenkins"]
@@ -31,6 +33,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, post_load, validate, validates_schema
 from marshmallow import fields as mf
 
+from ..durations import parse_duration
 from .globs import glob_error
 
 MODES = ("none", "basic", "token")
@@ -65,6 +68,22 @@ class AuthConfig:
     anonymous_pull: tuple[str, ...] = ()
     rules: tuple[AuthRule, ...] = ()
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # failed-login throttling, per worker process (hareg/auth/throttle.py); 0: no limit
+    max_failed_logins: int = 10
+    max_failed_logins_per_address: int = 50
+    max_failed_logins_per_user: int = 100
+    failed_login_window: str = "1m"
+    # bcrypt verifications running at once per worker, and how long a check waits for one
+    max_concurrent_password_checks: int = 2
+    password_check_wait: str = "2s"
+
+    @property
+    def failed_login_window_seconds(self) -> int:
+        return parse_duration(self.failed_login_window)
+
+    @property
+    def password_check_wait_seconds(self) -> int:
+        return parse_duration(self.password_check_wait)
 
     @property
     def enabled(self) -> bool:
@@ -96,6 +115,17 @@ def _subject(value: str) -> None:
 def _user(value: str) -> None:
     if not USER_NAME_RE.match(value):
         raise ValidationError(f"{value!r}: invalid user name")
+
+
+def _duration(low: int, high: int) -> Any:
+    def check(value: str) -> None:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        if not low <= seconds <= high:
+            raise ValidationError(f"must be between {low} and {high} seconds")
+    return check
 
 
 def _quotable(value: str) -> None:
@@ -134,6 +164,13 @@ class AuthConfigSchema(Schema):
     groups = mf.Dict(
         keys=mf.String(validate=validate.Regexp(GROUP_NAME_RE, error="invalid group name")),
         values=mf.List(mf.String(validate=_user)), load_default=dict)
+    max_failed_logins = mf.Integer(load_default=10, validate=validate.Range(min=0))
+    max_failed_logins_per_address = mf.Integer(load_default=50, validate=validate.Range(min=0))
+    max_failed_logins_per_user = mf.Integer(load_default=100, validate=validate.Range(min=0))
+    failed_login_window = mf.String(load_default="1m", validate=_duration(1, 86400))
+    max_concurrent_password_checks = mf.Integer(load_default=2,
+                                                validate=validate.Range(min=1, max=64))
+    password_check_wait = mf.String(load_default="2s", validate=_duration(0, 60))
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **_: Any) -> None:

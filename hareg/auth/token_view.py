@@ -5,8 +5,10 @@
 (``grant_type=password``, ``username``, ``password``, ``service``, space-separated ``scope``).
 
 Without credentials the token grants what anonymous callers may do (possibly nothing). Wrong
-credentials get 401. Bad input gets 400 with a JSON body holding both the registry's error
-envelope (``errors``) and OAuth2's ``error``/``error_description``.
+credentials get 401; too many of them 429 TOOMANYREQUESTS with Retry-After (and 503 when no
+password check slot is free), OAuth2 error ``temporarily_unavailable``. Bad input gets 400.
+Every error body holds both the registry's error envelope (``errors``) and OAuth2's
+``error``/``error_description``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from .current import auth_service
+from .errors import PasswordChecksUnavailable, TooManyFailedLogins
 from .scopes import ScopeError, parse_scopes
 
 log = logging.getLogger(__name__)
@@ -100,7 +103,12 @@ def token() -> Response:
     subject = None
     if credentials is not None:
         user, password = credentials
-        if not user or not service.check_password(user, password):
+        try:
+            ok = bool(user) and service.check_password(user, password, request.remote_addr)
+        except (TooManyFailedLogins, PasswordChecksUnavailable) as exc:
+            return _error(exc.status, exc.code, "temporarily_unavailable", exc.message,
+                          exc.headers)
+        if not ok:
             log.info("token request refused: invalid credentials for user %r", user[:64])
             return _unauthorized("invalid username or password")
         subject = user

@@ -35,14 +35,18 @@ def realm_url(service: AuthService) -> str:
 
 
 def identify(service: AuthService) -> Caller:
-    """Who sent the request, from its Authorization header (no header: anonymous)."""
+    """Who sent the request, from its Authorization header (no header: anonymous).
+
+    Raises TooManyFailedLogins (429) or PasswordChecksUnavailable (503) for Basic credentials
+    that may not be checked now (hareg/auth/throttle.py)."""
     if "Authorization" not in request.headers:
         return Caller()
     auth = request.authorization
     if auth is None:
         return Caller(error="malformed Authorization header")
     if service.mode == "basic" and auth.type == "basic":
-        return service.from_basic(auth.username or "", auth.password or "")
+        return service.from_basic(auth.username or "", auth.password or "",
+                                  request.remote_addr)
     if service.mode == "token" and auth.type == "bearer" and auth.token:
         return service.from_bearer(auth.token)
     scheme = "Basic" if service.mode == "basic" else "Bearer"

@@ -96,6 +96,15 @@ class Metrics:
         self.storage_errors = Counter(
             "hareg_storage_errors", "Storage driver calls that failed (not-found excluded).",
             ["operation"], registry=r)
+        self.auth_failed_logins = Counter(
+            "hareg_auth_failed_logins",
+            "Password checks that ran bcrypt and failed, by reason (unknown_user, password).",
+            ["reason"], registry=r)
+        self.auth_throttled = Counter(
+            "hareg_auth_throttled",
+            "Password checks refused without bcrypt, by kind (user_address, address, user:"
+            " failed-login limits; busy: no free password check slot).",
+            ["kind"], registry=r)
         self._last_waits: dict[int, int] = {}
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._pool_observed = 0.0

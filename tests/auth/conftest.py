@@ -31,14 +31,21 @@ from tests.auth.helpers import (
 from tests.fixtures.server import HaregServer, ServerFactory, to_toml
 from tests.oci import new_session
 
+# The shared servers see many deliberate wrong passwords from 127.0.0.1 in one session; the
+# failed-login limits are tested on servers of their own (test_throttle_http.py).
+LENIENT_THROTTLING = {"max_failed_logins": 1000, "max_failed_logins_per_address": 1000,
+                      "max_failed_logins_per_user": 1000}
+
 
 def start_with_auth(factory: ServerFactory, name: str, auth: Mapping[str, Any],
                     server: Mapping[str, Any] | None = None) -> HaregServer:
-    """A filesystem-backed server whose config has ``auth`` (and ``server`` keys) added."""
+    """A filesystem-backed server whose config has ``auth`` (and ``server`` keys) added;
+    the failed-login limits are :data:`LENIENT_THROTTLING` unless ``auth`` sets them."""
     srv = factory.create("filesystem", name=name, start=False, workers=1)
     srv.config["server"].update(server or {})
     srv.config["log"]["level"] = "debug"  # the secrets checks read everything it logs
-    srv.config_path.write_text(to_toml(srv.config) + "\n" + auth_toml(auth))
+    srv.config_path.write_text(to_toml(srv.config) + "\n"
+                               + auth_toml({**LENIENT_THROTTLING, **auth}))
     srv.start()
     return srv
 
