@@ -104,7 +104,7 @@ def main() -> int:
     try:
         src = smoke.copy_tree(tmp / "hareg")
         dist = tmp / "dist"
-        smoke.run([sys.executable, "-m", "build", "--outdir", dist, src])
+        smoke.run([sys.executable, "-m", "build", "--outdir", dist, src], quiet=True)
         smoke.run(
             [sys.executable, "-m", "twine", "check", "--strict", *sorted(dist.iterdir())]
         )

@@ -41,11 +41,24 @@ def run(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = PIP_TIMEOUT,
+    quiet: bool = False,
 ) -> None:
-    """Run one command, echoed first; fail on a non-zero exit."""
+    """Run one command, echoed first; fail on a non-zero exit.
+
+    With ``quiet``, its output is shown only when it fails.
+    """
     shown = " ".join(str(a) for a in argv)
     say(f"$ {shown}" + (f"   (in {cwd})" if cwd else ""))
-    subprocess.run([str(a) for a in argv], cwd=cwd, env=env, timeout=timeout, check=True)
+    if not quiet:
+        subprocess.run([str(a) for a in argv], cwd=cwd, env=env, timeout=timeout, check=True)
+        return
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=cwd, env=env, timeout=timeout, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    if done.returncode != 0:
+        print(done.stdout[-20000:], file=sys.stderr)
+        raise SystemExit(f"{shown}: exit status {done.returncode}")
 
 
 def clean_env() -> dict[str, str]:
