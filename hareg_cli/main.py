@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import click
 
+from hareg import __version__
+
 from .check import check
 from .gc import gc
 from .migrate import migrate
@@ -17,7 +19,7 @@ from .user import user
 
 
 @click.group()
-@click.version_option(package_name="hareg")
+@click.version_option(__version__, prog_name="hareg", message="%(prog)s %(version)s")
 def cli() -> None:
     """hareg: a highly available OCI container registry."""
 
