@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: EUPL-1.2
 """Compare the database with the bucket: rows whose object is missing, objects no row knows.
 
-Invariant 3 of DESIGN.md says no committed row may point at missing data; dangling objects
-are allowed (garbage collection removes them). :func:`check_storage` verifies both sides
-with one snapshot of the database and one listing of the bucket, never one request per
-object, so 10,000 blobs take seconds:
+Invariant 3 of docs/architecture.rst says no committed row may point at missing data;
+dangling objects are allowed (garbage collection removes them). :func:`check_storage`
+verifies both sides with one snapshot of the database and one listing of the bucket, never
+one request per object, so 10,000 blobs take seconds:
 
 1. read, in one REPEATABLE READ snapshot, every key a row requires: ``blobs`` -> the blob's
    ``data``, ``repository_blobs`` -> the layer link, ``manifests`` -> the revision link,
@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..db import check as check_rows
 from ..plural import counted
 from ..progress import NoProgress, Progress
 from ..storage import layout
@@ -80,28 +81,9 @@ def _label(kind: str, row: tuple[str, ...]) -> str:
     return f"{row[0]}:{row[1]}" if kind == TAG else f"{row[0]}@{row[1]}"
 
 
-_SELECT = {
-    BLOB: "SELECT digest FROM blobs",
-    LAYER: "SELECT r.name, rb.digest FROM repository_blobs rb"
-           " JOIN repositories r ON r.id = rb.repository_id",
-    REVISION: "SELECT r.name, m.digest FROM manifests m"
-              " JOIN repositories r ON r.id = m.repository_id",
-    TAG: "SELECT r.name, t.name FROM tags t JOIN repositories r ON r.id = t.repository_id",
-    UPLOAD: "SELECT repository, id::text FROM uploads",
-}
-
-# The same rows, restricted to given ones: %s are parallel text arrays.
-_EXISTING = {
-    BLOB: "SELECT digest FROM blobs WHERE digest = ANY(%s)",
-    LAYER: _SELECT[LAYER] + " WHERE (r.name, rb.digest) IN"
-                            " (SELECT * FROM unnest(%s::text[], %s::text[]))",
-    REVISION: _SELECT[REVISION] + " WHERE (r.name, m.digest) IN"
-                                  " (SELECT * FROM unnest(%s::text[], %s::text[]))",
-    TAG: _SELECT[TAG] + " WHERE (r.name, t.name) IN"
-                        " (SELECT * FROM unnest(%s::text[], %s::text[]))",
-    UPLOAD: "SELECT repository, id::text FROM uploads WHERE (repository, id::text) IN"
-            " (SELECT * FROM unnest(%s::text[], %s::text[]))",
-}
+#: The rows of each kind, as hareg.db.check names them.
+_TABLE = {BLOB: check_rows.BLOBS, LAYER: check_rows.LAYER_LINKS,
+          REVISION: check_rows.MANIFESTS, TAG: check_rows.TAGS, UPLOAD: check_rows.UPLOADS}
 
 
 def _existing_rows(db: Any, kind: str, rows: list[tuple[str, ...]]) -> set[tuple[str, ...]]:
@@ -109,10 +91,8 @@ def _existing_rows(db: Any, kind: str, rows: list[tuple[str, ...]]) -> set[tuple
     found: set[tuple[str, ...]] = set()
     for i in range(0, len(rows), _BATCH):
         batch = rows[i : i + _BATCH]
-        columns = [list(c) for c in zip(*batch, strict=True)]
         with db.read() as cur:
-            cur.execute(_EXISTING[kind], columns if kind != BLOB else [columns[0]])
-            found.update(tuple(str(v) for v in r) for r in cur.fetchall())
+            found.update(check_rows.existing_rows(cur, _TABLE[kind], batch))
     return found
 
 
@@ -122,12 +102,11 @@ def _snapshot(db: Any, progress: Progress) -> tuple[dict[str, tuple[str, tuple[s
     required: dict[str, tuple[str, tuple[str, ...]]] = {}
     uploads: set[tuple[str, str]] = set()
     counts: Counter[str] = Counter()
-    with db.transaction() as cur:
-        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        for kind, sql in _SELECT.items():
-            cur.execute(sql)
-            progress.phase(f"reading {kind} rows", cur.rowcount)
-            for row in cur:
+    with db.transaction(isolation="REPEATABLE READ", read_only=True) as cur:
+        for kind, table in _TABLE.items():
+            found = check_rows.all_rows(cur, table)
+            progress.phase(f"reading {kind} rows", found.count)
+            for row in found.rows:
                 counts[kind] += 1
                 if kind == UPLOAD:
                     uploads.add((row[0], row[1]))

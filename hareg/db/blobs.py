@@ -6,6 +6,7 @@ links which blob: a blob is visible only where it is linked)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from psycopg2.extensions import cursor
 
@@ -87,3 +88,76 @@ def lock_linked(cur: cursor, repo_id: int, digests: Sequence[str]) -> set[str]:
         (repo_id, list(digests)),
     )
     return {r[0] for r in cur.fetchall()}
+
+
+# --- Many rows at once (hareg rebuild-db): one statement per batch, whatever its size ---
+
+#: Blob rows from parallel arrays of digests and sizes.
+_INSERT_MANY = ("INSERT INTO blobs (digest, size)"
+                " SELECT * FROM unnest(%s::text[], %s::bigint[])")
+
+
+def insert_blobs(cur: cursor, digests: Sequence[str], sizes: Sequence[int]) -> None:
+    """:func:`insert_blob` for many blobs in one round trip (rows that exist stay as they
+    are)."""
+    cur.execute(_INSERT_MANY + " ON CONFLICT DO NOTHING", (list(digests), list(sizes)))
+
+
+def insert_or_correct_blobs(cur: cursor, digests: Sequence[str], sizes: Sequence[int]
+                            ) -> list[bool]:
+    """Insert blob rows; an existing row whose size differs takes the given size.
+
+    Unlike :func:`insert_blob`, which keeps an existing row, the caller's sizes win: a
+    rebuild takes them from the storage listing, the truth the rows must agree with. One
+    entry per row written: True when inserted, False when its size was corrected (rows
+    already right are not written and not listed).
+    """
+    cur.execute(
+        _INSERT_MANY + " ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size"
+        " WHERE blobs.size <> EXCLUDED.size RETURNING (xmax = 0)",
+        (list(digests), list(sizes)),
+    )
+    return [row[0] for row in cur.fetchall()]
+
+
+def link_blobs(cur: cursor, repo_id: int, digests: Sequence[str]) -> int:
+    """:func:`link_blob` for many digests in one round trip; the number of new links."""
+    cur.execute(
+        "INSERT INTO repository_blobs (repository_id, digest)"
+        " SELECT %s, d FROM unnest(%s::text[]) d ON CONFLICT DO NOTHING",
+        (repo_id, list(digests)),
+    )
+    return cur.rowcount
+
+
+def unlink_blobs_except(cur: cursor, repo_id: int, keep: Sequence[str],
+                        created_before: datetime | None) -> int:
+    """Remove the repository's links to digests not in ``keep`` that were created before
+    ``created_before`` (newer links are left alone); the number removed."""
+    cur.execute(
+        "DELETE FROM repository_blobs WHERE repository_id = %s"
+        " AND NOT (digest = ANY(%s::text[])) AND created_at < %s",
+        (repo_id, list(keep), created_before),
+    )
+    return cur.rowcount
+
+
+def blobs_created_before(cur: cursor, created_before: datetime | None) -> list[str]:
+    """Digests of the blob rows created before ``created_before``."""
+    cur.execute("SELECT digest FROM blobs WHERE created_at < %s", (created_before,))
+    return [r[0] for r in cur.fetchall()]
+
+
+def delete_blobs_and_references(cur: cursor, digests: Sequence[str]) -> int:
+    """Remove ``digests`` from every manifest's and repository's references, then their blob
+    rows, except a blob that is still some manifest's payload; the number of rows deleted.
+
+    For blobs whose data is gone from storage (a rebuild's prune): unlike the sweep, which
+    deletes only what nothing references, this removes the references too.
+    """
+    batch = list(digests)
+    cur.execute("DELETE FROM manifest_blobs WHERE digest = ANY(%s)", (batch,))
+    cur.execute("DELETE FROM repository_blobs WHERE digest = ANY(%s)", (batch,))
+    cur.execute("DELETE FROM blobs b WHERE digest = ANY(%s) AND NOT EXISTS"
+                " (SELECT 1 FROM manifests m WHERE m.digest = b.digest)", (batch,))
+    return cur.rowcount

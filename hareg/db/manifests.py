@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from psycopg2.extensions import cursor
@@ -190,3 +191,70 @@ def referrers(cur: cursor, repository: str, subject: str,
         args.append(artifact_type)
     cur.execute(sql + " ORDER BY m.created_at, m.digest", args)
     return [Referrer(*row) for row in cur.fetchall()]
+
+
+# --- A repository's manifests as a whole (hareg rebuild-db) ---
+
+
+def manifest_digests(cur: cursor, repo_id: int) -> set[str]:
+    """Digests of every manifest the repository has."""
+    cur.execute("SELECT digest FROM manifests WHERE repository_id = %s", (repo_id,))
+    return {r[0] for r in cur.fetchall()}
+
+
+def manifest_ids(cur: cursor, repo_id: int) -> dict[str, int]:
+    """digest -> id of every manifest the repository has."""
+    cur.execute("SELECT digest, id FROM manifests WHERE repository_id = %s", (repo_id,))
+    return dict(cur.fetchall())
+
+
+def restore_created_at(cur: cursor, ids: Sequence[int], times: Sequence[datetime],
+                       created_since: datetime | None) -> int:
+    """Set the creation time of manifests ``ids`` to ``times`` (parallel lists), only for rows
+    created at or after ``created_since``; the number of rows changed.
+
+    A rebuild gives the rows it created their push time back (the revision link's time), so
+    that the referrers API lists in push order; rows that existed before it stay as they are.
+    """
+    cur.execute(
+        "UPDATE manifests m SET created_at = v.t"
+        " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, t)"
+        " WHERE m.id = v.id AND m.created_at >= %s",
+        (list(ids), list(times), created_since),
+    )
+    return cur.rowcount
+
+
+def resolve_all_sparse_children(cur: cursor, repo_id: int) -> None:
+    """Every index entry of the repository still without its child (``child_id`` NULL) whose
+    child manifest exists now references it (:func:`resolve_sparse_children` for all
+    digests at once)."""
+    cur.execute(
+        "UPDATE manifest_children mc SET child_id = c.id FROM manifests p, manifests c"
+        " WHERE mc.parent_id = p.id AND p.repository_id = %s AND mc.child_id IS NULL"
+        " AND c.repository_id = p.repository_id AND c.digest = mc.child_digest",
+        (repo_id,),
+    )
+
+
+def manifests_created_before_except(cur: cursor, repo_id: int, keep: Sequence[str],
+                                    created_before: datetime | None) -> list[int]:
+    """Ids of the repository's manifests whose digest is not in ``keep``, created before
+    ``created_before``."""
+    cur.execute(
+        "SELECT id FROM manifests WHERE repository_id = %s AND NOT (digest = ANY(%s))"
+        " AND created_at < %s",
+        (repo_id, list(keep), created_before),
+    )
+    return [r[0] for r in cur.fetchall()]
+
+
+def delete_manifests_keeping_parents(cur: cursor, ids: Sequence[int]) -> None:
+    """Delete manifests ``ids`` (their tags and references go by ON DELETE CASCADE) even when
+    an index references them: the index keeps its entry, without the child, as a sparse
+    index would (no round trip for an empty list)."""
+    if ids:
+        gone = list(ids)
+        cur.execute("UPDATE manifest_children SET child_id = NULL WHERE child_id = ANY(%s)",
+                    (gone,))
+        cur.execute("DELETE FROM manifests WHERE id = ANY(%s)", (gone,))

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from psycopg2.extensions import cursor
 
@@ -59,3 +60,22 @@ def list_nonempty(cur: cursor, after: str, matching: Sequence[str] | None,
         (after, *only_args, limit),
     )
     return [r[0] for r in cur.fetchall()]
+
+
+def repositories_created_before(cur: cursor, created_before: datetime | None
+                                ) -> list[tuple[int, str]]:
+    """(id, name) of the repositories created before ``created_before``."""
+    cur.execute("SELECT id, name FROM repositories WHERE created_at < %s", (created_before,))
+    return [(r[0], r[1]) for r in cur.fetchall()]
+
+
+def delete_repository(cur: cursor, repo_id: int) -> None:
+    """Delete a repository with everything in it, whatever references what.
+
+    Its rows go by ON DELETE CASCADE, but an index's reference to a child manifest
+    (``manifest_children.child_id``) is ON DELETE RESTRICT: the repository's index entries
+    are deleted first, so that the cascade never trips over them.
+    """
+    cur.execute("DELETE FROM manifest_children WHERE parent_id IN"
+                " (SELECT id FROM manifests WHERE repository_id = %s)", (repo_id,))
+    cur.execute("DELETE FROM repositories WHERE id = %s", (repo_id,))

@@ -8,6 +8,8 @@ storage links and the row move together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple
 
 from psycopg2.extensions import cursor
@@ -78,3 +80,43 @@ def list_tags(cur: cursor, repository: str, after: str, limit: int) -> list[str]
         (repository, after, limit),
     )
     return [r[0] for r in cur.fetchall()]
+
+
+# --- A repository's tags as a whole (hareg rebuild-db) ---
+
+
+def tag_times(cur: cursor, repo_id: int) -> dict[str, datetime]:
+    """name -> last change (``updated_at``) of every tag of the repository."""
+    cur.execute("SELECT name, updated_at FROM tags WHERE repository_id = %s", (repo_id,))
+    return dict(cur.fetchall())
+
+
+def restore_tags(cur: cursor, repo_id: int, names: Sequence[str], manifest_ids: Sequence[int],
+                 times: Sequence[datetime], unchanged_since: datetime | None) -> list[bool]:
+    """Create or move tags ``names`` to ``manifest_ids`` with the change times ``times``
+    (parallel lists); one entry per row written: True when created, False when moved.
+
+    Unlike :func:`upsert_tag` (a push: the time is now, the new target always wins), the
+    times come from the tag links found in storage, and an existing tag moves only if it
+    names another manifest and was not changed since ``unchanged_since``: a rebuild never
+    undoes a push that landed while it ran.
+    """
+    cur.execute(
+        "INSERT INTO tags (repository_id, name, manifest_id, updated_at)"
+        " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[])"
+        " ON CONFLICT (repository_id, name) DO UPDATE"
+        " SET manifest_id = EXCLUDED.manifest_id, updated_at = EXCLUDED.updated_at"
+        " WHERE tags.manifest_id <> EXCLUDED.manifest_id AND tags.updated_at < %s"
+        " RETURNING (xmax = 0)",
+        (repo_id, list(names), list(manifest_ids), list(times), unchanged_since),
+    )
+    return [r[0] for r in cur.fetchall()]
+
+
+def delete_tags_except(cur: cursor, repo_id: int, keep: Sequence[str],
+                       unchanged_since: datetime | None) -> int:
+    """Delete the repository's tags not named in ``keep`` and not changed since
+    ``unchanged_since``; the number deleted."""
+    cur.execute("DELETE FROM tags WHERE repository_id = %s AND NOT (name = ANY(%s))"
+                " AND updated_at < %s", (repo_id, list(keep), unchanged_since))
+    return cur.rowcount

@@ -5,11 +5,12 @@
 hareg's connections run in autocommit mode (a read is one round trip), so a transaction is
 opened by hand. ``transaction`` does it for the pool (``hareg.db.pool``), the dedicated
 connections of the sweep (``hareg.db.session``) and the migrations, with the isolation level
-as a parameter.
+as a parameter, and savepoints for a part of a transaction that may fail alone.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal, get_args
@@ -61,3 +62,30 @@ def transaction(conn: psycopg2.extensions.connection, isolation: Isolation | Non
                     conn.close()
             raise
         cur.execute("COMMIT" if commit else "ROLLBACK")
+
+
+
+_SAVEPOINT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _savepoint_name(name: str) -> str:
+    """``name``, checked: it is spliced into the statement, hence the allow-list."""
+    if not _SAVEPOINT_NAME.fullmatch(name):
+        raise ValueError(f"invalid savepoint name {name!r}")
+    return name
+
+
+def savepoint(cur: psycopg2.extensions.cursor, name: str) -> None:
+    """``SAVEPOINT name``: a point inside a transaction that :func:`rollback_to_savepoint`
+    returns to, so that the transaction goes on without what failed after it."""
+    cur.execute(f"SAVEPOINT {_savepoint_name(name)}")
+
+
+def release_savepoint(cur: psycopg2.extensions.cursor, name: str) -> None:
+    """``RELEASE SAVEPOINT name``: keep what was done since the savepoint."""
+    cur.execute(f"RELEASE SAVEPOINT {_savepoint_name(name)}")
+
+
+def rollback_to_savepoint(cur: psycopg2.extensions.cursor, name: str) -> None:
+    """``ROLLBACK TO SAVEPOINT name``: undo what was done since the savepoint."""
+    cur.execute(f"ROLLBACK TO SAVEPOINT {_savepoint_name(name)}")

@@ -32,10 +32,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..db.pool import Database
+from ..db.rebuild import REBUILT_TABLES
 from ..storage.base import StorageDriver
 from .options import RebuildBusy, RebuildFailed, RebuildOptions
 from .report import Report
-from .run import REBUILT_TABLES, ProgressCallback, Run
+from .run import ProgressCallback, Run
 
 __all__ = ["REBUILT_TABLES", "RebuildBusy", "RebuildFailed", "RebuildOptions",
            "Report", "rebuild"]

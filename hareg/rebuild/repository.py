@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import psycopg2
 from psycopg2.extensions import cursor
 
-from ..db import queries
+from ..db import blobs as blob_rows
+from ..db import manifests as manifest_rows
+from ..db import tags as tag_rows
+from ..db.repositories import ensure_repository, repository_id
+from ..db.transaction import release_savepoint, rollback_to_savepoint, savepoint
 from ..registry.errors import RegistryError
 from ..registry.formats import ParsedManifest, parse_manifest
 from ..registry.manifests import record_manifest
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
 #: referenced blob until commit, and PostgreSQL's lock table is shared and bounded
 #: (max_locks_per_transaction x max_connections): ``jobs`` workers must stay well inside it.
 MAX_BATCH_REFERENCES = 256
+#: What makes the database refuse a manifest: that manifest is skipped and reported.
+REFUSED = (psycopg2.Error, RegistryError, ValueError)
 
 
 @dataclass
@@ -155,13 +161,11 @@ class RepositoryJob:
     def _existing(self) -> tuple[int | None, set[str], dict[str, datetime]]:
         """The repository's id, manifest digests and tag times the database already has."""
         with self.parent.db.read() as cur:
-            repo_id = queries.repository_id(cur, self.name)
+            repo_id = repository_id(cur, self.name)
             if repo_id is None:
                 return None, set(), {}
-            cur.execute("SELECT digest FROM manifests WHERE repository_id = %s", (repo_id,))
-            existing = {r[0] for r in cur.fetchall()}
-            cur.execute("SELECT name, updated_at FROM tags WHERE repository_id = %s", (repo_id,))
-            return repo_id, existing, dict(cur.fetchall())
+            existing = manifest_rows.manifest_digests(cur, repo_id)
+            return repo_id, existing, tag_rows.tag_times(cur, repo_id)
 
     # ---------------------------------------------------------------- reads
 
@@ -219,58 +223,44 @@ class RepositoryJob:
     def _write_links(self, cur: cursor, manifests: list[Manifest]) -> int:
         """Repository row, blob rows it needs, repository-to-blob links (pruned if asked)."""
         report = self.report
-        repo_id = queries.repository_id(cur, self.name)
+        repo_id = repository_id(cur, self.name)
         if repo_id is None:
-            repo_id = queries.ensure_repository(cur, self.name)
+            repo_id = ensure_repository(cur, self.name)
             report.count("repositories", "added")
         needed = list(dict.fromkeys([*self.linked, *(m.digest for m in manifests)]))
-        cur.execute(  # normally already there (blob phase); needed for dry runs and races
-            "INSERT INTO blobs (digest, size) SELECT * FROM unnest(%s::text[], %s::bigint[])"
-            " ON CONFLICT DO NOTHING",
-            (needed, [self.parent.blobs[d] for d in needed]),
-        )
-        cur.execute(
-            "INSERT INTO repository_blobs (repository_id, digest)"
-            " SELECT %s, d FROM unnest(%s::text[]) d ON CONFLICT DO NOTHING",
-            (repo_id, self.linked),
-        )
-        report.count("repository_blobs", "added", cur.rowcount)
+        # Normally already there (blob phase); needed for dry runs and races.
+        blob_rows.insert_blobs(cur, needed, [self.parent.blobs[d] for d in needed])
+        report.count("repository_blobs", "added", blob_rows.link_blobs(cur, repo_id, self.linked))
         if self.options.prune:
-            cur.execute(
-                "DELETE FROM repository_blobs WHERE repository_id = %s"
-                " AND NOT (digest = ANY(%s::text[])) AND created_at < %s",
-                (repo_id, self.linked, self.parent.started_at),
-            )
-            report.count("repository_blobs", "pruned", cur.rowcount)
+            pruned = blob_rows.unlink_blobs_except(cur, repo_id, self.linked,
+                                                   self.parent.started_at)
+            report.count("repository_blobs", "pruned", pruned)
         return repo_id
 
     def _write_manifests(self, cur: cursor, repo_id: int, batch: list[Manifest]) -> None:
         """Record a batch; if the database refuses one, record the others one by one."""
-        cur.execute("SAVEPOINT batch")
+        savepoint(cur, "batch")
         try:
             recorded = [(self._record(cur, repo_id, m), m) for m in batch]
-            cur.execute("RELEASE SAVEPOINT batch")
-        except (psycopg2.Error, RegistryError, ValueError):
-            cur.execute("ROLLBACK TO SAVEPOINT batch")
+            release_savepoint(cur, "batch")
+        except REFUSED:
+            rollback_to_savepoint(cur, "batch")
             recorded = []
             for m in batch:
-                cur.execute("SAVEPOINT one")
+                savepoint(cur, "one")
                 try:
                     recorded.append((self._record(cur, repo_id, m), m))
-                    cur.execute("RELEASE SAVEPOINT one")
-                except (psycopg2.Error, RegistryError, ValueError) as exc:
-                    cur.execute("ROLLBACK TO SAVEPOINT one")
+                    release_savepoint(cur, "one")
+                except REFUSED as exc:
+                    rollback_to_savepoint(cur, "one")
                     self.report.error("manifest", f"database refused it: {exc}".strip(),
                                       repository=self.name, digest=m.digest)
         # Rows created by this run get their push time back (the revision link's time):
         # the referrers API lists in creation order.
-        cur.execute(
-            "UPDATE manifests m SET created_at = v.t"
-            " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, t)"
-            " WHERE m.id = v.id AND m.created_at >= %s",
-            ([i for i, _ in recorded], [m.modified for _, m in recorded], self.parent.started_at),
-        )
-        self.report.count("manifests", "added", cur.rowcount)
+        added = manifest_rows.restore_created_at(
+            cur, [i for i, _ in recorded], [m.modified for _, m in recorded],
+            self.parent.started_at)
+        self.report.count("manifests", "added", added)
 
     def _record(self, cur: cursor, repo_id: int, m: Manifest) -> int:
         return record_manifest(cur, repo_id, m.digest, m.payload, m.parsed,
@@ -282,14 +272,8 @@ class RepositoryJob:
         if self.options.prune:
             self._prune_manifests(cur, repo_id)
         # Children recorded before their index in an earlier run, or by an older release.
-        cur.execute(
-            "UPDATE manifest_children mc SET child_id = c.id FROM manifests p, manifests c"
-            " WHERE mc.parent_id = p.id AND p.repository_id = %s AND mc.child_id IS NULL"
-            " AND c.repository_id = p.repository_id AND c.digest = mc.child_digest",
-            (repo_id,),
-        )
-        cur.execute("SELECT digest, id FROM manifests WHERE repository_id = %s", (repo_id,))
-        ids = dict(cur.fetchall())
+        manifest_rows.resolve_all_sparse_children(cur, repo_id)
+        ids = manifest_rows.manifest_ids(cur, repo_id)
         rows = []
         for tag, (digest, modified) in sorted(targets.items()):
             if digest in ids:
@@ -298,38 +282,22 @@ class RepositoryJob:
                 report.error("tag", f"points at {digest}, which is not a manifest of this "
                              "repository", repository=self.name, tag=tag)
         if rows:
-            cur.execute(
-                "INSERT INTO tags (repository_id, name, manifest_id, updated_at)"
-                " SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[])"
-                " ON CONFLICT (repository_id, name) DO UPDATE"
-                " SET manifest_id = EXCLUDED.manifest_id, updated_at = EXCLUDED.updated_at"
-                " WHERE tags.manifest_id <> EXCLUDED.manifest_id AND tags.updated_at < %s"
-                " RETURNING (xmax = 0)",
-                (repo_id, *(list(col) for col in zip(*rows, strict=True)), started),
-            )
-            inserted = [r[0] for r in cur.fetchall()]
+            names, manifest_ids, times = zip(*rows, strict=True)
+            inserted = tag_rows.restore_tags(cur, repo_id, names, manifest_ids, times, started)
             report.count("tags", "added", sum(inserted))
             report.count("tags", "updated", len(inserted) - sum(inserted))
             report.count("tags", "unchanged", len(rows) - len(inserted))
         if self.options.prune:
-            cur.execute("DELETE FROM tags WHERE repository_id = %s AND NOT (name = ANY(%s))"
-                        " AND updated_at < %s", (repo_id, list(self.keys.tags), started))
-            report.count("tags", "pruned", cur.rowcount)
+            pruned = tag_rows.delete_tags_except(cur, repo_id, list(self.keys.tags), started)
+            report.count("tags", "pruned", pruned)
         self._report_incomplete(manifests, set(ids))
 
     def _prune_manifests(self, cur: cursor, repo_id: int) -> None:
         """Rows whose revision link or payload is gone (tags on them go too)."""
-        cur.execute(
-            "SELECT id FROM manifests WHERE repository_id = %s AND NOT (digest = ANY(%s))"
-            " AND created_at < %s",
-            (repo_id, list(self.present), self.parent.started_at),
-        )
-        gone = [r[0] for r in cur.fetchall()]
-        if gone:
-            # An index that stays keeps the entry, as a sparse index would.
-            cur.execute("UPDATE manifest_children SET child_id = NULL WHERE child_id = ANY(%s)",
-                        (gone,))
-            cur.execute("DELETE FROM manifests WHERE id = ANY(%s)", (gone,))
+        gone = manifest_rows.manifests_created_before_except(
+            cur, repo_id, list(self.present), self.parent.started_at)
+        # An index that stays keeps the entry, as a sparse index would.
+        manifest_rows.delete_manifests_keeping_parents(cur, gone)
         self.report.count("manifests", "pruned", len(gone))
 
     def _report_incomplete(self, manifests: Iterable[Manifest], recorded: set[str]) -> None:

@@ -14,20 +14,20 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import psycopg2
 from psycopg2.extensions import cursor
 
-from ..db import locks
+from ..db import blobs as blob_rows
+from ..db import locks, repositories
 from ..db.pool import Database
+from ..db.rebuild import count_rebuilt_rows, empty_rebuilt_tables
+from ..db.session import Session, now
+from ..db.transaction import transaction
 from ..storage import layout
 from ..storage.base import StorageDriver, StorageError
 from .options import RebuildBusy, RebuildFailed, RebuildOptions, Stopped
 from .report import Report
 from .repository import RepoKeys, RepositoryJob, classify
 
-#: Tables derived from the bucket, emptied by ``from_scratch``.
-REBUILT_TABLES = ("tags", "manifest_children", "manifest_blobs", "manifests",
-                  "repository_blobs", "blobs", "repositories")
 BLOB_BATCH = 5000
 _GLOB = re.compile(r"[*?\[]")
 
@@ -72,8 +72,7 @@ class Run:
         try:
             with self._exclusive():
                 with self.db.read() as cur:
-                    cur.execute("SELECT now()")
-                    self.started_at = cur.fetchone()[0]
+                    self.started_at = now(cur)
                 if self.options.from_scratch:
                     self._empty_tables()
                 self._blobs_phase()
@@ -109,41 +108,26 @@ class Run:
         if self.options.dry_run:
             yield
             return
-        conn = psycopg2.connect(self.db.url, application_name="hareg-rebuild")
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
+        with Session(self.db.url, "hareg-rebuild") as session:  # closing releases the lock
+            with session.cursor() as cur:
                 if not locks.try_session_lock(cur, locks.GC, locks.GC_NAME):
                     raise RebuildBusy("a garbage collection sweep or another rebuild-db is "
                                       "running (it holds the GC lock); try again when it ends")
                 yield
-        finally:
-            conn.close()  # releases the session lock
 
     @contextmanager
     def tx(self) -> Iterator[cursor]:
         """A transaction that commits, or in a dry run rolls back."""
-        if not self.options.dry_run:
-            with self.db.transaction() as cur:
-                yield cur
-            return
-        with self.db.connection() as conn, conn.cursor() as cur:
-            cur.execute("BEGIN")
-            try:
-                yield cur
-            finally:
-                cur.execute("ROLLBACK")
+        with self.db.connection() as conn, \
+                transaction(conn, commit=not self.options.dry_run) as cur:
+            yield cur
 
     def _empty_tables(self) -> None:
         with self.db.read() as cur:
-            emptied = {}
-            for table in REBUILT_TABLES:
-                cur.execute(f"SELECT count(*) FROM {table}")
-                emptied[table] = cur.fetchone()[0]
-        self.report.emptied = emptied
+            self.report.emptied = count_rebuilt_rows(cur)
         if not self.options.dry_run:  # a dry run reports what it would empty, no more
             with self.db.transaction() as cur:
-                cur.execute("TRUNCATE " + ", ".join(REBUILT_TABLES))
+                empty_rebuilt_tables(cur)
 
     def _wanted(self, name: str) -> bool:
         pattern = self.options.repository
@@ -188,14 +172,8 @@ class Run:
     def _write_blobs(self, items: list[tuple[str, int]]) -> None:
         """Insert blob rows; a size that disagrees with storage is corrected (storage wins)."""
         with self.tx() as cur:
-            cur.execute(
-                "INSERT INTO blobs (digest, size)"
-                " SELECT * FROM unnest(%s::text[], %s::bigint[])"
-                " ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size"
-                " WHERE blobs.size <> EXCLUDED.size RETURNING (xmax = 0)",
-                ([d for d, _ in items], [s for _, s in items]),
-            )
-            inserted = [row[0] for row in cur.fetchall()]
+            inserted = blob_rows.insert_or_correct_blobs(cur, [d for d, _ in items],
+                                                         [s for _, s in items])
         self.report.count("blobs", "added", sum(inserted))
         self.report.count("blobs", "updated", len(inserted) - sum(inserted))
 
@@ -305,33 +283,27 @@ class Run:
                                 "were not pruned")
             return
         with self.db.read() as cur:
-            cur.execute("SELECT id, name FROM repositories WHERE created_at < %s",
-                        (self.started_at,))
-            gone = [(i, n) for i, n in cur.fetchall() if self._wanted(n) and n not in self.seen]
+            gone = [(i, n) for i, n in repositories.repositories_created_before(
+                cur, self.started_at) if self._wanted(n) and n not in self.seen]
         for repo_id, _ in gone:
             with self.tx() as cur:
-                cur.execute("DELETE FROM manifest_children WHERE parent_id IN"
-                            " (SELECT id FROM manifests WHERE repository_id = %s)", (repo_id,))
-                cur.execute("DELETE FROM repositories WHERE id = %s", (repo_id,))
+                repositories.delete_repository(cur, repo_id)
         self.report.count("repositories", "pruned", len(gone))
         if self.options.repository is None:
             self._prune_blobs()
 
     def _prune_blobs(self) -> None:
         with self.db.read() as cur:
-            cur.execute("SELECT digest FROM blobs WHERE created_at < %s", (self.started_at,))
-            candidates = [d for (d,) in cur.fetchall() if d not in self.blobs]
+            candidates = [d for d in blob_rows.blobs_created_before(cur, self.started_at)
+                          if d not in self.blobs]
         # Confirm each one: a listing is a snapshot, and a row must never go for a blob that is
         # still (or again) there.
         exists = {d: self.read(self.storage.exists, layout.blob_data(d)) for d in candidates}
         gone = [d for d, future in exists.items() if not future.result()]
         for batch in chunks(gone, 1000):
             with self.tx() as cur:
-                cur.execute("DELETE FROM manifest_blobs WHERE digest = ANY(%s)", (batch,))
-                cur.execute("DELETE FROM repository_blobs WHERE digest = ANY(%s)", (batch,))
-                cur.execute("DELETE FROM blobs b WHERE digest = ANY(%s) AND NOT EXISTS"
-                            " (SELECT 1 FROM manifests m WHERE m.digest = b.digest)", (batch,))
-                self.report.count("blobs", "pruned", cur.rowcount)
+                pruned = blob_rows.delete_blobs_and_references(cur, batch)
+            self.report.count("blobs", "pruned", pruned)
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
