@@ -105,7 +105,7 @@ def _snapshot(db: Any, progress: Progress) -> tuple[dict[str, tuple[str, tuple[s
     with db.transaction(isolation="REPEATABLE READ", read_only=True) as cur:
         for kind, table in _TABLE.items():
             found = check_rows.all_rows(cur, table)
-            progress.phase(f"reading {kind} rows", found.count)
+            progress.phase(f"reading {kind} rows", found.total)
             for row in found.rows:
                 counts[kind] += 1
                 if kind == UPLOAD:

@@ -45,7 +45,7 @@ _EXISTING = {
 class Rows(NamedTuple):
     """Every row of one kind: how many, and the rows (fetched with the statement)."""
 
-    count: int
+    total: int
     rows: Iterator[tuple[str, ...]]
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from psycopg2.extensions import cursor
 
+from .rows import returned
+
 #: Tables derived from the bucket, emptied by ``--from-scratch``. Upload sessions, garbage
 #: collection history, promotions and schema_migrations are not in the bucket: kept.
 REBUILT_TABLES = ("tags", "manifest_children", "manifest_blobs", "manifests",
@@ -21,7 +23,7 @@ def count_rebuilt_rows(cur: cursor) -> dict[str, int]:
     counts = {}
     for table in REBUILT_TABLES:
         cur.execute(f"SELECT count(*) FROM {table}")
-        counts[table] = cur.fetchone()[0]
+        counts[table] = returned(cur)[0]
     return counts
 
 
