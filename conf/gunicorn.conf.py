@@ -19,41 +19,18 @@ gunicorn and hareg agree. gunicorn's command-line options (``--bind`` ...) still
 """
 
 import os
-import tomllib
 
-_DEFAULTS = {
-    "server": {"bind": "127.0.0.1:5000", "workers": 0, "graceful_timeout": 30,
-               "trusted_proxies": []},
-    "log": {"level": "info"},
-    "metrics": {"bind": ""},
-}
+from hareg.config import load_config
+from hareg.server.logs import gunicorn_logconfig
 
-
-def _hareg_config() -> dict[str, str]:
-    """The keys above as "section.key" -> str: defaults < HAREG_CONFIG < environment."""
-    from_file: dict = {}
-    path = os.environ.get("HAREG_CONFIG")
-    if path:
-        with open(path, "rb") as fh:
-            from_file = tomllib.load(fh)
-    out: dict[str, str] = {}
-    for section, keys in _DEFAULTS.items():
-        for key, default in keys.items():
-            value = from_file.get(section, {}).get(key, default)
-            value = os.environ.get(f"HAREG_{section.upper()}_{key.upper()}", value)
-            if key == "trusted_proxies":  # a TOML list or a comma-separated string
-                items = value.split(",") if isinstance(value, str) else value
-                value = ",".join(item.strip() for item in items if item.strip())
-            out[f"{section}.{key}"] = str(value)
-    return out
-
-
-_hareg = _hareg_config()
+# hareg's own configuration: HAREG_CONFIG and the HAREG_* variables, with hareg's defaults
+# (hareg/config.py states them once), exactly as `hareg serve` reads it.
+_hareg = load_config()
 
 # --- Sockets --------------------------------------------------------------------------------
 # Where nginx's upstream block points, e.g. "127.0.0.1:5001" (see conf/nginx.conf), and
 # [metrics] bind if set: hareg then answers /metrics only there (docs/operations.rst).
-bind = [_hareg["server.bind"]] + ([_hareg["metrics.bind"]] if _hareg["metrics.bind"] else [])
+bind = [_hareg.server.bind] + ([_hareg.metrics.bind] if _hareg.metrics.bind else [])
 
 # --- Workers --------------------------------------------------------------------------------
 # gevent: each worker process serves many requests concurrently (one greenlet each), and
@@ -65,7 +42,7 @@ worker_class = "hareg.server.worker.HaregWorker"
 
 # One worker per CPU core available to this process ([server] workers = 0); more workers do
 # not help an I/O-bound server and multiply database connections.
-workers = int(_hareg["server.workers"]) or len(os.sched_getaffinity(0))
+workers = _hareg.server.workers or len(os.sched_getaffinity(0))
 
 # Concurrent connections (greenlets) per worker, idle keep-alive connections from nginx
 # included. They share the worker's [database] pool_size connections, so requests wait for
@@ -90,7 +67,7 @@ timeout = 120
 
 # Seconds in-flight requests get to finish after SIGTERM ([server] graceful_timeout).
 # systemd's TimeoutStopSec must be larger (systemd/hareg.service).
-graceful_timeout = int(_hareg["server.graceful_timeout"])
+graceful_timeout = _hareg.server.graceful_timeout
 
 # Keep idle connections from nginx open for 75 s: longer than nginx's upstream
 # keepalive_timeout (60 s), so nginx always closes an idle connection first and never sends
@@ -114,7 +91,7 @@ limit_request_field_size = 16384
 # Addresses (IPs/CIDRs, comma separated) whose X-Forwarded-Proto gunicorn believes, from
 # [server] trusted_proxies: the nginx hosts. Empty = believe no one. Never "*" unless only
 # the proxy can reach this port.
-forwarded_allow_ips = _hareg["server.trusted_proxies"]
+forwarded_allow_ips = ",".join(_hareg.server.trusted_proxies)
 # Only the header nginx always sets (conf/nginx.conf); client-sent X-Forwarded-Ssl or
 # X-Forwarded-Protocol then cannot contradict or spoof it.
 secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
@@ -127,7 +104,9 @@ worker_tmp_dir = "/dev/shm"
 # nginx's access log (conf/nginx.conf) records every request with the instance that served it.
 accesslog = None
 errorlog = "-"
-loglevel = _hareg["log.level"]
+loglevel = _hareg.log.level
+# hareg's log format (text or JSON, [log] format) for gunicorn's own lines too.
+logconfig_dict = gunicorn_logconfig(_hareg.log)
 # No gunicornc control socket: several instances on one host as one user would share its
 # default path ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl).
 control_socket_disable = True

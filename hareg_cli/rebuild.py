@@ -60,7 +60,7 @@ def rebuild_db(config: Config, jobs: int, pattern: str | None, from_scratch: boo
         storage = create_driver(dataclasses.replace(config.storage,
                                                     root=str(config.storage_root)))
     except ValueError as exc:
-        fail(f"storage: {exc}")
+        fail(f"config error: {exc}")
     db = Database(config.database.url, size=jobs + 2)
     started = time.monotonic()
     try:

@@ -29,7 +29,7 @@ def token(config: Config, user_name: str, scopes: tuple[str, ...],
     from hareg.auth.service import AuthService, AuthSetupError
 
     if config.auth.mode != "token" or not config.auth.signing_key:
-        fail('hareg token needs [auth] mode = "token" and a signing_key')
+        fail('config error: auth.mode: hareg token needs mode = "token" and a signing_key')
     try:
         requested = parse_scopes(scopes)
     except ScopeError as exc:

@@ -15,7 +15,8 @@ from .options import config_options, fail
 
 def _htpasswd_path(config: Config) -> str:
     if not config.auth.htpasswd:
-        fail("auth.htpasswd is not set: name the htpasswd file in [auth] (or HAREG_AUTH_HTPASSWD)")
+        fail("config error: auth.htpasswd: not set; name the htpasswd file in [auth]"
+             " (or HAREG_AUTH_HTPASSWD)")
     return config.auth.htpasswd
 
 
