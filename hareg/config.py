@@ -45,8 +45,19 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class DatabaseConfig:
+    """``[database]``; durations as in hareg.durations, "0" turns a timeout off."""
+
     url: str = ""
     pool_size: int = 20
+    pool_timeout: str = "30s"        # wait for a free pooled connection, then 503
+    connect_timeout: str = "5s"      # open a connection (libpq connect_timeout)
+    statement_timeout: str = "10s"   # one statement of a request (server side + 2 s client)
+    keepalive_idle: str = "30s"      # TCP keepalives: first probe after this much silence
+    keepalive_interval: str = "10s"  # then one probe every interval
+    keepalive_count: int = 3         # this many unanswered probes: the peer is dead
+
+    def seconds(self, key: str) -> int:
+        return parse_duration(getattr(self, key))
 
 
 @dataclass(frozen=True)
@@ -249,6 +260,12 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
         url=validate.Regexp(r"\A(?:\Z|postgres(?:ql)?://)",
                             error="expected a postgresql:// URL, or empty"),
         pool_size=validate.Range(min=1, max=1000),
+        pool_timeout=_valid_duration,
+        connect_timeout=_valid_duration,
+        statement_timeout=_valid_duration,
+        keepalive_idle=_valid_duration,
+        keepalive_interval=_valid_duration,
+        keepalive_count=validate.Range(min=1, max=100),
     )),
     "storage": (StorageConfig, _section_schema(
         StorageConfig,

@@ -32,7 +32,7 @@ class _NamePathConverter(PathConverter):
 def create_app(config: Config, registry: Registry | None = None) -> Flask:
     app = Flask("hareg")
     app.config["HAREG_CONFIG"] = config
-    app.extensions["hareg"] = registry or build_registry(config)
+    app.extensions["hareg"] = registry or build_registry(config, serving=True)
     app.url_map.strict_slashes = False
     app.url_map.converters["path"] = _NamePathConverter
     # WSGI layers (outermost last): forwarding headers from trusted proxies only, then

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify
 
 from .http import registry
+from .readiness import DEADLINE, run_probes
 
 bp = Blueprint("base", __name__)
 
@@ -23,15 +26,28 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
+    """200 when the database and the storage answer within :data:`DEADLINE` seconds.
+
+    Storage that refuses writes (full, read-only) is reported in the body and keeps 200:
+    pulls still work, and a shared storage refuses writes on every instance alike, so taking
+    them all out of the load balancer would only add failed pulls to failed pushes.
+    """
     if current_app.config.get("HAREG_SHUTTING_DOWN"):
-        return jsonify({"status": "shutting down"}), 503
+        return _no_cache(jsonify({"status": "shutting down"})), 503
     reg = registry()
-    problems = {}
-    for name, probe in (("database", reg.db.ping), ("storage", reg.storage.check)):
-        try:
-            probe()
-        except Exception as exc:  # readiness reports every failure, whatever its type
-            problems[name] = f"{type(exc).__name__}: {exc}"[:300]
+    problems = run_probes({"database": reg.db.ping, "storage": reg.storage.check}, DEADLINE)
+    body: dict[str, Any] = {"status": "unavailable" if problems else "ok"}
     if problems:
-        return jsonify({"status": "unavailable", "problems": problems}), 503
-    return jsonify({"status": "ok"}), 200
+        body["problems"] = problems
+    writability = getattr(reg.storage, "writability", None)
+    if writability is not None:
+        body["storage"] = writability.report()
+    response = jsonify(body)
+    if problems:
+        response.headers["Retry-After"] = "1"
+    return _no_cache(response), 503 if problems else 200
+
+
+def _no_cache(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -7,6 +7,13 @@ BEGIN ... COMMIT (``hareg.db.transaction``). With psycogreen installed
 (``hareg.db.green.patch()``) every query yields to other greenlets, and the locks/queues used
 here are gevent-aware once gevent has patched the standard library, so a greenlet waiting for
 a connection does not block its worker.
+
+:class:`ConnectOptions` bounds how long a connection may wait on PostgreSQL: libpq's
+``connect_timeout``, TCP keepalives and ``tcp_user_timeout`` (a dead host or a cut network),
+the server-side ``statement_timeout`` (a slow statement) and, under gevent, a client-side
+bound on every round trip (a frozen server, whose kernel keeps acknowledging packets:
+hareg.db.green). Only the request pool sets a statement timeout: migrations, the GC sweep's
+session and ``hareg rebuild-db`` may run long statements on their own connections.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -31,13 +41,74 @@ class PoolTimeout(Exception):
     """No connection became free within the wait limit."""
 
 
-class Database:
-    """Hands out connections from a bounded pool; ``read()`` and ``transaction()`` are the API."""
+#: How long the client waits past ``statement_timeout`` before it decides the server is hung
+#: (the server's own cancellation should arrive first).
+ANSWER_GRACE = 2.0
 
-    def __init__(self, url: str, size: int = 20, wait_timeout: float = 30.0) -> None:
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """Timeouts of the pool's connections, in seconds; 0 turns one off.
+
+    ``tcp_user_timeout`` (libpq >= 12) is derived: unacknowledged data is given up after
+    ``keepalive_idle + keepalive_interval * keepalive_count``, as long as keepalives take to
+    declare an idle peer dead.
+    """
+
+    connect_timeout: int = 5
+    statement_timeout: int = 0
+    keepalive_idle: int = 30
+    keepalive_interval: int = 10
+    keepalive_count: int = 3
+
+    def libpq(self) -> dict[str, Any]:
+        """Keyword arguments for psycopg2.connect."""
+        args: dict[str, Any] = {}
+        if self.connect_timeout:
+            args["connect_timeout"] = max(2, self.connect_timeout)  # libpq: < 2 means 2
+        if self.keepalive_idle:
+            args.update(keepalives=1, keepalives_idle=self.keepalive_idle,
+                        keepalives_interval=max(1, self.keepalive_interval),
+                        keepalives_count=max(1, self.keepalive_count))
+            dead_after = self.keepalive_idle + self.keepalive_interval * self.keepalive_count
+            if psycopg2.__libpq_version__ >= 120000:
+                args["tcp_user_timeout"] = dead_after * 1000
+        if self.statement_timeout:
+            args["options"] = f"-c statement_timeout={self.statement_timeout * 1000}"
+        return args
+
+    def wait_limits(self) -> tuple[float, float] | None:
+        """The client-side bounds ``(connect, answer)`` under gevent, None when unbounded."""
+        if not self.connect_timeout and not self.statement_timeout:
+            return None
+        connect = float(self.connect_timeout or 1e9)
+        answer = self.statement_timeout + ANSWER_GRACE if self.statement_timeout else 1e9
+        return connect, answer
+
+
+class BoundedConnection(psycopg2.extensions.connection):
+    """A connection that carries its client-side wait bounds (read by hareg.db.green)."""
+
+    def __init__(self, dsn: str, *args: Any,
+                 wait_limits: tuple[float, float] | None = None, **kwargs: Any) -> None:
+        self.wait_limits = wait_limits  # set first: connecting already waits
+        super().__init__(dsn, *args, **kwargs)
+
+
+class Database:
+    """Hands out connections from a bounded pool; ``read()`` and ``transaction()`` are the API.
+
+    ``wait_timeout`` bounds the wait for a free connection (then :class:`PoolTimeout`);
+    ``options`` the time spent on PostgreSQL (then ``psycopg2.OperationalError``, under
+    gevent :class:`hareg.db.green.DatabaseTimeout` for a server that does not answer).
+    """
+
+    def __init__(self, url: str, size: int = 20, wait_timeout: float = 30.0,
+                 options: ConnectOptions | None = None) -> None:
         self.url = url
         self.size = size
         self.wait_timeout = wait_timeout
+        self.options = options or ConnectOptions()
         self._idle: queue.LifoQueue[psycopg2.extensions.connection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
@@ -45,7 +116,9 @@ class Database:
         self.waits = 0
 
     def _connect(self) -> psycopg2.extensions.connection:
-        conn = psycopg2.connect(self.url, application_name="hareg")
+        factory = partial(BoundedConnection, wait_limits=self.options.wait_limits())
+        conn = psycopg2.connect(self.url, application_name="hareg", connection_factory=factory,
+                                **self.options.libpq())
         conn.autocommit = True
         return conn
 

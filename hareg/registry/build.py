@@ -7,19 +7,38 @@ from __future__ import annotations
 import dataclasses
 
 from ..config import Config
-from ..db.pool import Database
+from ..db.pool import ConnectOptions, Database
 from ..storage import create_driver
 from ..storage.metered import MeteredStorage
 from .context import Registry
 
 
-def build_registry(config: Config) -> Registry:
-    """The domain's dependencies, built from config (the database URL must be resolved)."""
+def connect_options(config: Config, serving: bool) -> ConnectOptions:
+    """``[database]`` timeouts; the statement timeout applies to serving requests only (the
+    CLI's checks and sweeps may run long statements)."""
+    db = config.database
+    return ConnectOptions(
+        connect_timeout=db.seconds("connect_timeout"),
+        statement_timeout=db.seconds("statement_timeout") if serving else 0,
+        keepalive_idle=db.seconds("keepalive_idle"),
+        keepalive_interval=db.seconds("keepalive_interval"),
+        keepalive_count=db.keepalive_count,
+    )
+
+
+def build_registry(config: Config, serving: bool = False) -> Registry:
+    """The domain's dependencies, built from config (the database URL must be resolved).
+
+    ``serving``: the pool serves HTTP requests (``hareg serve``), so statements are bounded
+    by ``[database] statement_timeout``.
+    """
     if not config.database.url:
         raise ValueError("create_app needs a resolved database URL (see hareg.db.bootstrap)")
     storage_cfg = dataclasses.replace(config.storage, root=str(config.storage_root))
     return Registry(
-        db=Database(config.database.url, size=config.database.pool_size),
+        db=Database(config.database.url, size=config.database.pool_size,
+                    wait_timeout=config.database.seconds("pool_timeout"),
+                    options=connect_options(config, serving)),
         storage=MeteredStorage(create_driver(storage_cfg)),
         settings=config.registry,
         part_size=config.storage.part_size,

@@ -96,6 +96,11 @@ class Metrics:
         self.storage_errors = Counter(
             "hareg_storage_errors", "Storage driver calls that failed (not-found excluded).",
             ["operation"], registry=r)
+        self.storage_writable = Gauge(
+            "hareg_storage_writable",
+            "1 while the storage takes writes, 0 after a write it refused (no space,"
+            " read-only, quota) until the next write succeeds; with several workers the"
+            " lowest.", registry=r, multiprocess_mode="livemin")
         self.auth_failed_logins = Counter(
             "hareg_auth_failed_logins",
             "Password checks that ran bcrypt and failed, by reason (unknown_user, password).",

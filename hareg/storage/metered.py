@@ -8,6 +8,10 @@ real driver. Latency goes to ``hareg_storage_operation_duration_seconds{operatio
 failure) to ``hareg_storage_errors_total{operation}``. Streams are timed until they are
 opened (time to first byte) and errors while they are read are counted too. Attributes that
 are not part of the interface (``bucket``, ``client``, ``part_size``...) are the driver's.
+
+Writes also feed :attr:`MeteredStorage.writability` (hareg.storage.writability): a write the
+storage refuses (no space, read-only, quota) marks it as refusing writes, the next successful
+write clears that; ``hareg_storage_writable`` follows.
 """
 
 from __future__ import annotations
@@ -19,14 +23,27 @@ from typing import Any, TypeVar
 
 from ..server.metrics import Metrics, get_metrics, recording
 from .base import Buffer, NotFound, ObjectInfo, StorageDriver, StorageError
+from .writability import Writability
 
 T = TypeVar("T")
+
+_WRITES = frozenset({"put_bytes", "put_stream", "move", "multipart_start", "multipart_put",
+                     "multipart_complete"})
+#: Writes that store data: only their success shows that space is back (creating an empty
+#: file or renaming one succeeds on a full filesystem).
+_DATA_WRITES = frozenset({"put_bytes", "put_stream", "multipart_put"})
 
 
 class MeteredStorage(StorageDriver):
     def __init__(self, inner: StorageDriver, metrics: Metrics | None = None) -> None:
         self.inner = inner
         self._metrics = metrics or get_metrics()
+        self.writability = Writability(self._set_writable)
+        self._set_writable(True)
+
+    def _set_writable(self, writable: bool) -> None:
+        with recording():
+            self._metrics.storage_writable.set(1 if writable else 0)
 
     def __getattr__(self, name: str) -> Any:  # only called for names not found here
         return getattr(self.inner, name)
@@ -43,11 +60,15 @@ class MeteredStorage(StorageDriver):
         start = time.perf_counter()
         try:
             yield
+            if operation in _DATA_WRITES:
+                self.writability.succeeded()
         except NotFound:
             raise
-        except StorageError:
+        except StorageError as exc:
             with recording():
                 self._metrics.storage_errors.labels(operation).inc()
+            if operation in _WRITES:
+                self.writability.failed(operation, exc)
             raise
         finally:
             with recording():
