@@ -13,7 +13,7 @@ import pytest
 from flask import Blueprint, Flask, Response, request
 from werkzeug.test import Client
 
-from hareg import metrics as m
+from hareg.server import metrics as m
 from hareg.storage.base import NotFound, StorageError
 from hareg.storage.filesystem import FilesystemDriver
 from hareg.storage.metered import MeteredStorage
