@@ -1,6 +1,10 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Shared fixtures: PostgreSQL, S3 (moto) and hareg servers, HTTP sessions, unique names."""
+"""Shared fixtures: PostgreSQL, S3 (moto) and hareg servers, HTTP sessions, unique names.
+
+Also the ``needs(*programs)`` marker (tests.tools): a test that needs a program missing from
+``PATH`` fails under ``CI=true`` and is otherwise skipped and listed at the end of the run.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,31 @@ import pytest
 import requests
 
 from tests.oci import new_session
+from tests.tools import MISSING, in_ci, require
 
 pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.server"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List, under a heading nobody misses, every test skipped for a missing client program."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if MISSING in str(getattr(report, "longrepr", ""))]
+    if not skipped:
+        return
+    terminalreporter.section(f"{len(skipped)} CLIENT TESTS DID NOT RUN", sep="!",
+                             red=True, bold=True)
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        terminalreporter.line(f"SKIPPED {report.nodeid}: {reason}", red=True)
+    terminalreporter.line("install the programs above; with CI=true these tests fail instead"
+                          + (" (CI is set: see the errors above)" if in_ci() else ""),
+                          red=True, bold=True)
 
 
 @pytest.fixture

@@ -81,16 +81,29 @@ def test_kill_9_mid_push_clients_recover_and_no_row_lacks_its_object(
     try:
         work.wait_for(2)
         deadline = time.monotonic() + 20
-        while _in_flight(victim) < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
         in_flight = _in_flight(victim)
+        while in_flight < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            in_flight = _in_flight(victim)
         assert victim.proc is not None
+        killed_at = time.monotonic()
         os.killpg(victim.proc.pid, signal.SIGKILL)  # the instance and its workers
         victim.proc.wait(timeout=10)
         print(f"\nkilled {victim.name} with {in_flight:.0f} request(s) in flight")
-        work.wait_for(len(work.pushed.images) + 4)
+        pushed_at_kill = len(work.pushed.images)
+        work.wait_for(pushed_at_kill + 4)
     finally:
         work.stop()
+    # The kill hit work in progress: the victim was serving requests an instant before,
+    # and client operations were running across it.
+    assert in_flight >= 1, "the victim served nothing when it was killed: no kill mid-push"
+    spanning = work.stats.spanning(killed_at)
+    print(f"client operations in flight at the kill: {len(spanning)}")
+    assert spanning, "no client operation was in flight when the instance was killed"
+    # The cluster recovered: operations begun after the kill went on and succeeded.
+    after = work.stats.started_after(killed_at)
+    assert len(work.pushed.images) >= pushed_at_kill + 4, work.stats.summary("after the kill")
+    assert sum(op.ok for op in after if op.kind == "push") >= 4, after
     _report(work, "kill -9 of 1 of 3 instances")
     result = hareg_check(servers[1])
     print(result.stdout)
