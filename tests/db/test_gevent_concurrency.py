@@ -40,6 +40,7 @@ CHILD = textwrap.dedent("""
             for _ in range(30):
                 cur.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                    " AND datname = current_database()"  # not a parallel run's probes
                     " AND query LIKE %s AND pid <> pg_backend_pid()", (f"%{marker} */",))
                 seen.append(cur.fetchone()[0])
                 gevent.sleep(0.01)
