@@ -1,9 +1,21 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Shared fixtures: PostgreSQL, S3 (moto) and hareg servers, HTTP sessions, unique names."""
+"""Shared fixtures: PostgreSQL, S3 (moto) and hareg servers, HTTP sessions, unique names.
+
+Also the ``needs(*programs)`` marker (tests.tools): a test that needs a program missing from
+``PATH`` fails under ``CI=true`` and is otherwise skipped and listed at the end of the run.
+
+Parallel runs (pytest-xdist; ``-n auto --dist loadfile`` in pyproject.toml): every worker has
+its own session fixtures (PostgreSQL databases and template, moto server, hareg servers, temp
+dirs), so nothing is shared between workers but the PostgreSQL server, where every database
+has a unique name. ``HAREG_TEST_WORKERS`` sets the number of workers; the multi-instance
+tests (``-m ha``) always run in one process, as before.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -11,8 +23,53 @@ import pytest
 import requests
 
 from tests.oci import new_session
+from tests.tools import MISSING, in_ci, require
 
 pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.server"]
+
+
+WORKERS_ENV = "HAREG_TEST_WORKERS"
+DEFAULT_WORKERS = 2  # the CI machine's cores; the tests mostly wait on servers and databases
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many workers ``-n auto`` starts (0: no xdist, one process)."""
+    if os.environ.get(WORKERS_ENV, "").strip():
+        return int(os.environ[WORKERS_ENV])
+    markexpr = str(config.getoption("markexpr", "") or "")
+    if re.search(r"(?<!not )\bha\b", markexpr):
+        return 0  # the multi-instance tests load the machine on their own: one at a time
+    return DEFAULT_WORKERS
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with ``slow`` tests first (order kept within each file and among the others),
+    so that with ``--dist loadfile`` no worker starts a long file when the others are done."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List, under a heading nobody misses, every test skipped for a missing client program."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if MISSING in str(getattr(report, "longrepr", ""))]
+    if not skipped:
+        return
+    terminalreporter.section(f"{len(skipped)} CLIENT TESTS DID NOT RUN", sep="!",
+                             red=True, bold=True)
+    for report in skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        terminalreporter.line(f"SKIPPED {report.nodeid}: {reason}", red=True)
+    terminalreporter.line("install the programs above; with CI=true these tests fail instead"
+                          + (" (CI is set: see the errors above)" if in_ci() else ""),
+                          red=True, bold=True)
 
 
 @pytest.fixture

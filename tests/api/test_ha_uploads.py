@@ -10,7 +10,6 @@ own) and larger ones, so the S3 path has to carry state across processes.
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Callable
 
@@ -120,13 +119,14 @@ def test_starting_instance_restarted_mid_upload(
     url = resolve(second.url, resp.headers["Location"])
 
     # our session keeps an idle keep-alive connection to `first` open: a graceful stop
-    # must close it rather than wait out graceful_timeout (5 s in tests)
-    started = time.monotonic()
+    # must close it rather than wait out graceful_timeout (the worker logs when it does)
+    log_offset = first.log_size()
     first.stop()
-    took = time.monotonic() - started
     assert first.last_stop_clean, f"{first.name} needed SIGKILL to stop"
     assert first.last_returncode == 0, first.log_tail()
-    assert took < 4.5, f"stop took {took:.1f} s: idle keep-alive connections held it?"
+    stop_log = first.log_since(log_offset)
+    assert "shutdown: listener closed" in stop_log, stop_log
+    assert "graceful timeout: stopping" not in stop_log, stop_log
     first.start()
 
     status = session.get(_on(first, url))
@@ -148,16 +148,15 @@ def test_sigterm_while_workers_boot(hareg_server: Callable[..., HaregServer]):
     """A rolling restart may signal an instance that has only just come up.
 
     SIGTERM sent as soon as ``/v2/`` first answers (one worker serving, the others
-    possibly still loading the app) must stop the process cleanly (status 0) within
-    ``graceful_timeout`` (5 s in tests) plus a margin, every time.
+    possibly still loading the app) must make the process stop by itself (no SIGKILL
+    from :meth:`HaregServer.stop`) with status 0, every time.
     """
     server = hareg_server(start=False)
     results = []
     for _ in range(3):
         server.start()  # returns as soon as GET /v2/ answers
-        started = time.monotonic()
         returncode = server.stop(timeout=15)
-        results.append((returncode, server.last_stop_clean, round(time.monotonic() - started, 1)))
-    assert all(rc == 0 and clean and took < 10 for rc, clean, took in results), (
-        f"(returncode, stopped by itself, seconds) per attempt: {results}\n{server.log_tail()}"
+        results.append((returncode, server.last_stop_clean))
+    assert all(rc == 0 and clean for rc, clean in results), (
+        f"(returncode, stopped by itself) per attempt: {results}\n{server.log_tail()}"
     )

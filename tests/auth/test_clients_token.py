@@ -6,7 +6,6 @@ and password, fetch tokens from hareg's realm endpoint, push and pull."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -20,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from tests.auth.helpers import HTTP_TIMEOUT, USERS
 from tests.clients.layout import closure, read_blob, ref_descriptor, write_image_layout
 from tests.fixtures.server import HaregServer
+from tests.tools import require
 
 pytestmark = pytest.mark.clients
 
@@ -54,8 +54,7 @@ class Skopeo:
 
 @pytest.fixture
 def skopeo(tmp_path: Path) -> Skopeo:
-    if shutil.which("skopeo") is None:
-        pytest.skip("skopeo is not installed")
+    require("skopeo")
     return Skopeo(tmp_path / "skopeo")
 
 

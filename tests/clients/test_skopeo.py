@@ -19,7 +19,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from tests.oci import new_session
 
 pytestmark = [
     pytest.mark.clients,
-    pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed"),
+    pytest.mark.needs("skopeo"),
 ]
 
 SKOPEO_TIMEOUT = 180.0  # seconds for one skopeo process

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from hareg.config import GcConfig, RegistryConfig, RetentionRule
-from hareg.db.migrate import apply_migrations
 from hareg.db.pool import Database
 from hareg.gc.collect import Result, collect_garbage
 from hareg.registry import manifests, uploads
@@ -101,7 +100,7 @@ class Env:
 
 
 def make_env(url: str, storage: StorageDriver, **settings: Any) -> Env:
-    apply_migrations(url)
+    """An Env on ``url``, a migrated database (``pg.migrated_database``)."""
     reg = Registry(db=Database(url, size=10), storage=storage,
                    settings=RegistryConfig(**settings), part_size=5 * 1024 * 1024)
     return Env(reg, url)
@@ -109,8 +108,8 @@ def make_env(url: str, storage: StorageDriver, **settings: Any) -> Env:
 
 @pytest.fixture
 def env(pg: Any, tmp_path: Path) -> Iterator[Env]:
-    """A fresh database and a filesystem storage."""
-    e = make_env(pg.fresh_database("hareg_gc"), FilesystemDriver(str(tmp_path / "storage")))
+    """A fresh migrated database and a filesystem storage."""
+    e = make_env(pg.migrated_database("hareg_gc"), FilesystemDriver(str(tmp_path / "storage")))
     try:
         yield e
     finally:
@@ -124,7 +123,7 @@ def any_env(request: pytest.FixtureRequest, pg: Any, tmp_path: Path) -> Iterator
         storage: StorageDriver = FilesystemDriver(str(tmp_path / "storage"))
     else:
         storage = request.getfixturevalue("s3_server").make_driver()
-    e = make_env(pg.fresh_database("hareg_gc"), storage)
+    e = make_env(pg.migrated_database("hareg_gc"), storage)
     try:
         yield e
     finally:

@@ -92,16 +92,13 @@ def test_moving_an_immutable_tag_is_denied(server: HaregServer, session: Any) ->
                                                 "target": "release/api"}), 403, "DENIED")
 
 
+@pytest.mark.slow
 def test_the_schedule_sweeps_once_per_interval_in_the_cluster(hareg_cluster: Any,
                                                               session: Any) -> None:
     """Two instances of two workers each, schedule 2s: four greenlets tick, but about one
     sweep per interval runs, and it collects what became garbage."""
-    servers = hareg_cluster(2, "filesystem")
-    for srv in servers:
-        srv.stop()
-        srv.env.update({"HAREG_GC_SCHEDULE": "2s", "HAREG_GC_GRACE_PERIOD": "0"})
-    for srv in servers:
-        srv.start()
+    servers = hareg_cluster(2, "filesystem",
+                            env={"HAREG_GC_SCHEDULE": "2s", "HAREG_GC_GRACE_PERIOD": "0"})
     url = servers[0].url
     digest = oci.push_blob(session, url, "sched/app", b"garbage soon")
     deadline = time.monotonic() + 20

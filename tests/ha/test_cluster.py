@@ -71,6 +71,10 @@ def _in_flight(server: HaregServer) -> float:
     return 0
 
 
+def _pushes_begun_after(work: Workload, moment: float) -> int:
+    return sum(op.ok for op in work.stats.started_after(moment) if op.kind == "push")
+
+
 def test_kill_9_mid_push_clients_recover_and_no_row_lacks_its_object(
         ha_cluster, nginx_front) -> None:
     servers = ha_cluster(3)
@@ -81,16 +85,29 @@ def test_kill_9_mid_push_clients_recover_and_no_row_lacks_its_object(
     try:
         work.wait_for(2)
         deadline = time.monotonic() + 20
-        while _in_flight(victim) < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
         in_flight = _in_flight(victim)
+        while in_flight < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            in_flight = _in_flight(victim)
         assert victim.proc is not None
+        killed_at = time.monotonic()
         os.killpg(victim.proc.pid, signal.SIGKILL)  # the instance and its workers
         victim.proc.wait(timeout=10)
         print(f"\nkilled {victim.name} with {in_flight:.0f} request(s) in flight")
-        work.wait_for(len(work.pushed.images) + 4)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _pushes_begun_after(work, killed_at) < 4:
+            time.sleep(0.1)
     finally:
         work.stop()
+    # The kill hit work in progress: the victim was serving requests an instant before,
+    # and client operations were running across it.
+    assert in_flight >= 1, "the victim served nothing when it was killed: no kill mid-push"
+    spanning = work.stats.spanning(killed_at)
+    print(f"client operations in flight at the kill: {len(spanning)}")
+    assert spanning, "no client operation was in flight when the instance was killed"
+    # The cluster recovered: pushes begun after the kill went through (and _report checks
+    # that no operation failed, those in flight at the kill included).
+    assert _pushes_begun_after(work, killed_at) >= 4, work.stats.summary("after the kill")
     _report(work, "kill -9 of 1 of 3 instances")
     result = hareg_check(servers[1])
     print(result.stdout)

@@ -128,7 +128,8 @@ def test_sigterm_fails_readiness_and_finishes_a_long_blob_stream(
     took = time.monotonic() - signalled
     assert server.proc.returncode == 0, server.log_tail()
     print(f"\n{driver}: 48 MiB stream finished {took:.1f} s after SIGTERM; exit 0")
-    assert took < 30, server.log_tail()
+    # The stream ended on its own: the worker did not reach graceful_timeout and cut it.
+    assert "graceful timeout: stopping" not in server.log_tail(), server.log_tail()
 
 
 def _scrape(url: str) -> dict[str, float]:

@@ -15,8 +15,11 @@ repeating a non-idempotent step:
   exists, else start a new upload (a *restart*);
 - manifest PUTs and every GET are idempotent and are sent again.
 
-Each recovery is counted by kind. An operation fails when its recoveries run out or a pull
-returns wrong bytes. Loops are bounded in count and time.
+Each recovery is counted by kind. An operation fails when its recoveries run out, a pull
+returns wrong bytes or anything raises (every exception counts, with its type in the errors:
+none may end a client thread unnoticed). Each operation's start and end are kept
+(:attr:`Stats.done`), so a scenario can tell which ones were in flight at a given moment.
+Loops are bounded in count and time.
 """
 
 from __future__ import annotations
@@ -55,9 +58,20 @@ class OperationFailed(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Op:
+    """One finished operation: its kind, when it started and ended (monotonic), its outcome."""
+
+    kind: str
+    started: float
+    ended: float
+    ok: bool
+
+
 @dataclass
 class Stats:
     ops: Counter[str] = field(default_factory=Counter)
+    done: list[Op] = field(default_factory=list)
     failed: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     failed_requests: int = 0
@@ -68,6 +82,19 @@ class Stats:
     def add(self, counter: str, key: str, n: int = 1) -> None:
         with self.lock:
             getattr(self, counter)[key] += n
+
+    def finished(self, op: Op) -> None:
+        with self.lock:
+            self.done.append(op)
+
+    def spanning(self, moment: float) -> list[Op]:
+        """Operations that had started and not yet ended at ``moment``."""
+        with self.lock:
+            return [op for op in self.done if op.started < moment < op.ended]
+
+    def started_after(self, moment: float) -> list[Op]:
+        with self.lock:
+            return [op for op in self.done if op.started > moment]
 
     def request(self, ok: bool, what: str = "") -> None:
         with self.lock:
@@ -264,13 +291,32 @@ class Client:
 
 
 def run_operation(stats: Stats, kind: str, func: Callable[[], Any]) -> Any:
+    """``func()``, counted; any exception is a failed operation (recorded with its type)."""
     stats.add("ops", kind)
+    started = time.monotonic()
     try:
-        return func()
-    except (OperationFailed, requests.RequestException, KeyError, ValueError) as exc:
+        result = func()
+    except Exception as exc:  # noqa: BLE001 - every exception is a failed operation
+        stats.finished(Op(kind, started, time.monotonic(), False))
         stats.add("failed", kind)
-        stats.request(False, f"OPERATION {kind} FAILED: {exc}")
+        stats.request(False, f"OPERATION {kind} FAILED: {type(exc).__name__}: {exc}")
         return None
+    stats.finished(Op(kind, started, time.monotonic(), True))
+    return result
+
+
+def _guarded(stats: Stats, name: str, target: Callable[[], None]) -> Callable[[], None]:
+    """``target`` for a client thread: should it ever raise, count that as a failure too."""
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            stats.add("failed", f"{name} thread")
+            stats.request(False, f"THREAD {name} CRASHED: {type(exc).__name__}: {exc}")
+            raise
+
+    return run
 
 
 @dataclass
@@ -318,9 +364,12 @@ class Workload:
 
     def start(self) -> None:
         for n in range(self.pushers):
-            self._threads.append(threading.Thread(target=self._pusher, args=(n,), daemon=True))
-        for _ in range(self.pullers):
-            self._threads.append(threading.Thread(target=self._puller, daemon=True))
+            self._threads.append(threading.Thread(
+                target=_guarded(self.stats, f"pusher{n}", partial(self._pusher, n)),
+                daemon=True))
+        for n in range(self.pullers):
+            self._threads.append(threading.Thread(
+                target=_guarded(self.stats, f"puller{n}", self._puller), daemon=True))
         for t in self._threads:
             t.start()
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from hareg.db.migrate import apply_migrations
 from hareg.db.pool import Database
 from hareg.rebuild import RebuildOptions, rebuild
 from hareg.storage import FilesystemDriver
@@ -20,8 +19,7 @@ from tests.rebuild.bucket import BucketWriter
 @pytest.fixture
 def db(pg: Any) -> Iterator[Database]:
     """A fresh, migrated database of its own (rebuilds commit many small transactions)."""
-    url = pg.fresh_database("hareg_rebuild")
-    apply_migrations(url)
+    url = pg.migrated_database("hareg_rebuild")
     database = Database(url, size=12)
     try:
         yield database

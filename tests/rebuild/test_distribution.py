@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +24,7 @@ from tests.rebuild.content import ACCEPT
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.clients,
-    pytest.mark.skipif(shutil.which("docker-registry") is None or shutil.which("skopeo") is None,
-                       reason="needs Debian's docker-registry and skopeo"),
+    pytest.mark.needs("docker-registry", "skopeo"),  # Debian's docker-registry
 ]
 
 DISTRIBUTION_CONFIG = """\
@@ -149,7 +146,6 @@ def test_hareg_adopts_a_distribution_bucket(distribution: tuple[str, Path], tmp_
     assert summary["counts"]["tags"]["added"] == 4
     server.start()
 
-    started = time.monotonic()
     with requests.Session() as http:
         http.trust_env = False
         after = answers(http, server.host, refs)
@@ -168,4 +164,3 @@ def test_hareg_adopts_a_distribution_bucket(distribution: tuple[str, Path], tmp_
             assert read_blob(out, blob) == read_blob(src, blob)
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{server.host}/legacy:docker")
     assert raw.encode() == before["manifest legacy:docker"][3]
-    assert time.monotonic() - started < 60
