@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 from psycopg2.extensions import cursor
 
+from . import locks
+
 
 class ManifestRow(NamedTuple):
     digest: str
@@ -77,6 +79,22 @@ def lock_manifest_id(cur: cursor, repo_id: int, digest: str) -> int | None:
 def lock_manifest(cur: cursor, manifest_id: int) -> None:
     """Lock a manifest row FOR SHARE until the transaction ends (no-op when it is gone)."""
     cur.execute("SELECT 1 FROM manifests WHERE id = %s FOR SHARE", (manifest_id,))
+
+
+def lock_digest_exclusive(cur: cursor, digest: str, timeout_ms: int) -> None:
+    """The digest's BLOB lock, EXCLUSIVE, until the transaction ends, waiting at most
+    ``timeout_ms`` (then psycopg2's LockNotAvailable): every writer of the digest's objects
+    (holding it shared) has committed or rolled back, and none starts before we end. Used to
+    take back the objects of a failed write, as the sweep deletes them."""
+    cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(timeout_ms)}ms",))
+    locks.xact_lock(cur, locks.BLOB, digest)
+
+
+def exists_by_name(cur: cursor, repository: str, digest: str) -> bool:
+    """Whether ``repository`` (by name) has the manifest ``digest``."""
+    cur.execute("SELECT 1 FROM manifests m JOIN repositories r ON r.id = m.repository_id"
+                " WHERE r.name = %s AND m.digest = %s", (repository, digest))
+    return cur.fetchone() is not None
 
 
 def lock_for_delete(cur: cursor, repository: str, digest: str) -> int | None:

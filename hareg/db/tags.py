@@ -29,6 +29,16 @@ def tagged_manifest_id(cur: cursor, repo_id: int, tag: str) -> int | None:
     return row[0] if row else None
 
 
+def tagged_digests(cur: cursor, repo_id: int, tags: list[str]) -> dict[str, str]:
+    """tag -> digest of the manifest it names, for those of ``tags`` the repository has."""
+    if not tags:
+        return {}
+    cur.execute(
+        "SELECT t.name, m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id"
+        " WHERE t.repository_id = %s AND t.name = ANY(%s)", (repo_id, list(tags)))
+    return dict(cur.fetchall())
+
+
 def tagged_manifest(cur: cursor, repository: str, tag: str) -> TaggedManifest | None:
     """The manifest ``repository:tag`` names (by repository name), None when untagged."""
     cur.execute(

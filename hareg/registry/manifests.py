@@ -2,17 +2,30 @@
 # SPDX-License-Identifier: EUPL-1.2
 """Pushing, pulling and deleting manifests and tags.
 
-Write order (invariant 3 of docs/architecture.rst): the payload and the layout's link files go
-to storage first, then the rows commit. A crash in between leaves only objects that no row
-points at, which garbage collection removes. Children are checked with ``FOR SHARE`` row locks,
-so a concurrent delete of a child waits for this commit and then sees the reference (or this
-PUT sees the delete).
+A push runs in three steps, never interleaved (invariants 3, 4 and 6 of docs/architecture.rst):
+
+1. **Check everything that can refuse it**, writing nothing: size, digest, tag names and the
+   manifest itself before any database access; then, in the transaction, the manifest
+   digest's shared BLOB lock, the children and blobs it references (their shared BLOB locks
+   and ``FOR SHARE`` row locks, held until COMMIT so that no sweep can take them away), the
+   TAG lock of every tag (sorted) and the immutability of each move.
+2. **Write storage**: the payload and the revision link (unless the repository has the
+   manifest already), then the rows; last, under the TAG locks already held, each moved tag's
+   links, then its row. The shared BLOB lock is held across the writes, as the sweep needs.
+3. **Commit.**
+
+A refused request therefore writes nothing. A request that fails after step 2 began (the
+database fails, the COMMIT fails) takes back what it wrote (:mod:`hareg.registry.written`):
+the tag link is rewritten to what the committed row says, the revision link and payload are
+removed unless a row of another request now vouches for them. Only a crash of the process
+in that window leaves objects without rows behind; ``hareg check`` reports them and
+``hareg gc --orphans`` removes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg2
 from psycopg2.extensions import cursor
@@ -37,6 +50,7 @@ from .formats import ParsedManifest, parse_manifest
 from .hashing import ResumableHash
 from .names import is_tag, looks_like_digest, parse_digest, validate_tag
 from .rules import is_immutable
+from .written import Written, taken_back_on_failure
 
 
 @dataclass(frozen=True)
@@ -78,36 +92,63 @@ def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
             tags.append(tag)
     parsed = parse_manifest(payload, content_type)
 
-    with reg.db.transaction() as cur:
+    written = Written(repository)
+    with taken_back_on_failure(reg, [written]), reg.db.transaction() as cur:
+        # 1. checks: nothing is written before every one of them passed
         repo_id = repositories.ensure_repository(cur, repository)
         locks.lock_blob_shared(cur, digest)
-        existing = manifest_rows.lock_manifest_id(cur, repo_id, digest)
-        if existing is not None:  # a re-push or a new tag: the row vouches for its objects
-            manifest_id = existing
-        else:
+        manifest_id = manifest_rows.lock_manifest_id(cur, repo_id, digest)
+        refs = None
+        if manifest_id is None:  # a re-push or a new tag: the row vouches for its references
+            refs = check_references(cur, repo_id, parsed, sparse=reg.settings.sparse_indexes)
+        moves = plan_tags(reg, cur, repo_id, repository, tags, digest)
+        # 2. storage, then rows; the tag links last
+        if manifest_id is None:
+            assert refs is not None
             # Written under the shared digest lock: a sweep deleting this digest's object and
             # row either finished before (the object is written again here) or waits for us.
+            written.manifests.add(digest)
             reg.storage.put_bytes(layout.blob_data(digest), payload)
             reg.storage.put_bytes(layout.revision_link(repository, digest),
                                   layout.link_content(digest))
             blob_rows.insert_blob(cur, digest, len(payload))
-            manifest_id = record_manifest(cur, repo_id, digest, payload, parsed,
-                                          sparse=reg.settings.sparse_indexes)
-        for tag in tags:
-            move_tag(reg, cur, repo_id, repository, tag, manifest_id, digest)
+            manifest_id = insert_manifest(cur, repo_id, digest, payload, parsed, refs)
+        apply_tags(reg, cur, moves, manifest_id, digest, written)
     return PushResult(digest, parsed.subject, tuple(tags))
+
+
+@dataclass(frozen=True)
+class References:
+    """What a manifest references that the repository has, checked and locked."""
+
+    blobs: list[str] = field(default_factory=list)  # digests of present blobs (linked)
+    children: dict[str, int] = field(default_factory=dict)  # child digest -> manifest id
+
+
+def check_references(cur: cursor, repo_id: int, parsed: ParsedManifest, *, sparse: bool,
+                     strict: bool = True) -> References:
+    """Check (and lock until COMMIT) the blobs and children a manifest references.
+
+    ``strict`` refuses missing blobs (a push); ``rebuild-db`` records what exists instead.
+    ``sparse`` accepts an index whose children are absent. Raises MANIFEST_BLOB_UNKNOWN.
+    """
+    return References(_present_blobs(cur, repo_id, parsed, strict),
+                      _present_children(cur, repo_id, parsed, sparse))
 
 
 def record_manifest(cur: cursor, repo_id: int, digest: str, payload: bytes,
                     parsed: ParsedManifest, *, sparse: bool, strict: bool = True) -> int:
-    """Insert a manifest row and its references; returns its id (existing or new).
+    """Check the references, then insert a manifest row and its references; returns its id
+    (existing or new). The blobs row of the payload itself must exist already."""
+    refs = check_references(cur, repo_id, parsed, sparse=sparse, strict=strict)
+    return insert_manifest(cur, repo_id, digest, payload, parsed, refs)
 
-    ``strict`` refuses missing blobs (a push); ``rebuild-db`` records what exists instead.
-    ``sparse`` accepts an index whose children are absent. The blobs row of the payload
-    itself must exist already.
-    """
-    blobs = _present_blobs(cur, repo_id, parsed, strict)
-    children = _present_children(cur, repo_id, parsed, sparse)
+
+def insert_manifest(cur: cursor, repo_id: int, digest: str, payload: bytes,
+                    parsed: ParsedManifest, refs: References) -> int:
+    """Insert a manifest row and its (already checked) references; returns its id (existing
+    or new). The blobs row of the payload itself must exist already."""
+    blobs, children = refs.blobs, refs.children
     manifest_id = manifest_rows.insert_manifest(
         cur, repo_id, digest, media_type=parsed.media_type, artifact_type=parsed.artifact_type,
         subject=parsed.subject, annotations=parsed.annotations, payload=payload)
@@ -153,25 +194,49 @@ def _present_children(cur: cursor, repo_id: int, parsed: ParsedManifest,
     return present
 
 
-def move_tag(reg: Registry, cur: cursor, repo_id: int, repository: str, tag: str,
-             manifest_id: int, digest: str) -> None:
-    """Point a tag at a manifest: storage links and row change under one per-tag lock.
+@dataclass(frozen=True)
+class TagMove:
+    """A tag a push or promotion points at its manifest, checked under the tag's lock."""
 
-    Also used by promotion (hareg.registry.promotion). A tag already on this manifest keeps its
-    links (the row guarantees they were written) and only gets a fresh push time.
+    repo_id: int
+    repository: str
+    tag: str
+    current: str | None  # digest the tag names now; None when it does not exist
+
+
+def plan_tags(reg: Registry, cur: cursor, repo_id: int, repository: str, tags: Sequence[str],
+              digest: str) -> list[TagMove]:
+    """Take the TAG lock of each tag (sorted: no deadlock between two pushes), then refuse
+    the request (DENIED) if it would move an immutable tag. Writes nothing.
+
+    Also used by promotion (hareg.registry.promotion). The locks are held until COMMIT, so
+    what was checked here still holds when :func:`apply_tags` writes.
     """
-    locks.lock_tag(cur, repository, tag)
-    current = tag_rows.tagged_manifest_id(cur, repo_id, tag)
-    if current == manifest_id:
-        tag_rows.touch_tag(cur, repo_id, tag)
-        return
-    if current is not None and is_immutable(reg.retention, repository, tag):
-        raise Denied(f"tag {tag!r} is immutable in {repository!r}: it cannot be moved",
-                     detail={"repository": repository, "tag": tag})
-    reg.storage.put_bytes(layout.tag_index_link(repository, tag, digest),
-                          layout.link_content(digest))
-    reg.storage.put_bytes(layout.tag_current_link(repository, tag), layout.link_content(digest))
-    tag_rows.upsert_tag(cur, repo_id, tag, manifest_id)
+    locks.lock_tags(cur, [(repository, tag) for tag in tags])
+    current = tag_rows.tagged_digests(cur, repo_id, list(tags))
+    for tag in tags:
+        if current.get(tag) not in (None, digest) and is_immutable(reg.retention, repository,
+                                                                    tag):
+            raise Denied(f"tag {tag!r} is immutable in {repository!r}: it cannot be moved",
+                         detail={"repository": repository, "tag": tag})
+    return [TagMove(repo_id, repository, tag, current.get(tag)) for tag in tags]
+
+
+def apply_tags(reg: Registry, cur: cursor, moves: Sequence[TagMove], manifest_id: int,
+               digest: str, written: Written) -> None:
+    """Point the planned tags at the manifest: storage links, then the row, each under the
+    lock :func:`plan_tags` took. A tag already on this manifest keeps its links (the row
+    guarantees they were written) and only gets a fresh push time."""
+    for move in moves:
+        if move.current == digest:
+            tag_rows.touch_tag(cur, move.repo_id, move.tag)
+            continue
+        written.tags[move.tag] = digest
+        reg.storage.put_bytes(layout.tag_index_link(move.repository, move.tag, digest),
+                              layout.link_content(digest))
+        reg.storage.put_bytes(layout.tag_current_link(move.repository, move.tag),
+                              layout.link_content(digest))
+        tag_rows.upsert_tag(cur, move.repo_id, move.tag, manifest_id)
 
 
 def get_manifest(reg: Registry, repository: str, reference: str,

@@ -15,6 +15,13 @@ for each child manifest its shared BLOB lock and row lock, and the shared BLOB l
 blobs it links. A concurrent sweep therefore either
 deleted a child or blob before (the promotion then fails cleanly: the tag was not tagged, or
 MANIFEST_BLOB_UNKNOWN) or sees the promotion's rows and keeps everything.
+
+As for a push (hareg.registry.manifests), every check that can refuse the promotion runs
+before the first storage write: the source tag, the destination tag's immutability, and (by
+walking and locking the whole source tree first) the children a non-sparse destination would
+refuse. Then layer links, revision links and rows are written, the destination tag's links
+last, and the transaction commits; if it fails, what was written is taken back
+(hareg.registry.written).
 """
 
 from __future__ import annotations
@@ -30,10 +37,11 @@ from ..db import manifests as manifest_rows
 from ..db import tags as tag_rows
 from ..storage import layout
 from .context import Registry
-from .errors import ManifestUnknown, RequestInvalid, Unavailable
-from .formats import parse_manifest
-from .manifests import move_tag, record_manifest
+from .errors import ManifestBlobUnknown, ManifestUnknown, RequestInvalid, Unavailable
+from .formats import ParsedManifest, parse_manifest
+from .manifests import apply_tags, plan_tags, record_manifest
 from .names import validate_name, validate_tag
+from .written import Written, taken_back_on_failure
 
 
 @dataclass(frozen=True)
@@ -83,20 +91,38 @@ def parse_reference(text: str, *, tag_required: bool) -> Reference:
     return Reference(repository, validate_tag(tag))
 
 
-class _Copier:
-    """Copies manifests of one source repository into the destination, in one transaction."""
+@dataclass(frozen=True)
+class _Source:
+    """One source manifest to copy, read and locked."""
 
-    def __init__(self, reg: Registry, cur: cursor, target: str, target_id: int) -> None:
+    digest: str
+    payload: bytes
+    parsed: ParsedManifest
+    blobs: list[str]  # digests it references, sorted
+
+
+class _Copier:
+    """Copies manifests of one source repository into the destination, in one transaction:
+    :meth:`read` locks and checks the whole source tree (writing nothing), :meth:`write`
+    writes storage and rows."""
+
+    def __init__(self, reg: Registry, cur: cursor, target: str, target_id: int,
+                 written: Written) -> None:
         self.reg = reg
         self.cur = cur
         self.target = target
         self.target_id = target_id
-        self.copied: dict[int, int] = {}  # source manifest id -> destination manifest id
+        self.written = written
+        self.order: list[_Source] = []     # children before their index
+        self.read_ids: dict[int, str] = {}  # source manifest id -> digest
+        self.copied: dict[str, int] = {}   # digest -> destination manifest id
         self.linked = 0
 
-    def copy(self, source_id: int) -> int:
-        if source_id in self.copied:
-            return self.copied[source_id]
+    def read(self, source_id: int) -> str:
+        """Lock and read a source manifest and (first) its children; refuse what the
+        destination would refuse. Returns its digest."""
+        if source_id in self.read_ids:
+            return self.read_ids[source_id]
         cur = self.cur
         source_digest = manifest_rows.manifest_digest(cur, source_id)
         if source_digest is None:
@@ -106,20 +132,41 @@ class _Copier:
         if content is None:
             raise ManifestUnknown("the source manifest was deleted concurrently, retry")
         digest, media_type, payload = content
-        for child_id in manifest_rows.present_child_ids(cur, source_id):
-            self.copy(child_id)
-        for blob in manifest_rows.referenced_blobs(cur, source_id):
-            locks.lock_blob_shared(cur, blob)
-            if blob_rows.link_blob(cur, self.target_id, blob):
-                self.reg.storage.put_bytes(layout.layer_link(self.target, blob),
-                                           layout.link_content(blob))
-                self.linked += 1
-        self.reg.storage.put_bytes(layout.revision_link(self.target, digest),
-                                   layout.link_content(digest))
-        manifest_id = record_manifest(cur, self.target_id, digest, payload,
-                                      parse_manifest(payload, media_type),
-                                      sparse=self.reg.settings.sparse_indexes)
-        self.copied[source_id] = manifest_id
+        children = {self.read(child_id) for child_id in
+                    manifest_rows.present_child_ids(cur, source_id)}
+        parsed = parse_manifest(payload, media_type)
+        absent = [d for d in parsed.children if d not in children]
+        if absent and not self.reg.settings.sparse_indexes:
+            there = manifest_rows.lock_present(cur, self.target_id, absent)
+            missing = [d for d in absent if d not in there]
+            if missing:
+                raise ManifestBlobUnknown(f"manifest unknown to registry: {missing[0]}",
+                                          detail={"digest": missing[0]})
+        blobs = manifest_rows.referenced_blobs(cur, source_id)
+        locks.lock_blobs_shared(cur, blobs)
+        self.order.append(_Source(digest, payload, parsed, blobs))
+        self.read_ids[source_id] = digest
+        return digest
+
+    def write(self) -> int:
+        """Link the blobs, write the revision links and record every manifest read, children
+        first; returns the destination id of the last one (the promoted manifest)."""
+        cur = self.cur
+        manifest_id = 0
+        for source in self.order:
+            for blob in source.blobs:
+                if blob_rows.link_blob(cur, self.target_id, blob):
+                    self.written.layers.add(blob)
+                    self.reg.storage.put_bytes(layout.layer_link(self.target, blob),
+                                               layout.link_content(blob))
+                    self.linked += 1
+            self.written.manifests.add(source.digest)
+            self.reg.storage.put_bytes(layout.revision_link(self.target, source.digest),
+                                       layout.link_content(source.digest))
+            manifest_id = record_manifest(cur, self.target_id, source.digest, source.payload,
+                                          source.parsed,
+                                          sparse=self.reg.settings.sparse_indexes)
+            self.copied[source.digest] = manifest_id
         return manifest_id
 
 
@@ -141,7 +188,9 @@ def promote(reg: Registry, source: str, target: str, promoted_by: str = "") -> P
     if src.repository == dst.repository:
         raise RequestInvalid("source and target must be different repositories",
                              detail={"source": str(src), "target": str(dst)})
-    with reg.db.transaction() as cur:
+    written = Written(dst.repository)
+    with taken_back_on_failure(reg, [written]), reg.db.transaction() as cur:
+        # 1. checks and locks: nothing is written before every one of them passed
         source_id, digest, media_type = _tagged(cur, src)
         # Row locks before tag locks, as a manifest PUT and a delete by digest take them.
         locks.lock_blob_shared(cur, digest)
@@ -150,9 +199,12 @@ def promote(reg: Registry, source: str, target: str, promoted_by: str = "") -> P
         if _tagged(cur, src).manifest_id != source_id:
             raise Unavailable(f"{src} moved while being promoted, retry")
         target_id = repositories.ensure_repository(cur, dst.repository)
-        copier = _Copier(reg, cur, dst.repository, target_id)
-        manifest_id = copier.copy(source_id)
-        move_tag(reg, cur, target_id, dst.repository, dst.tag, manifest_id, digest)
+        moves = plan_tags(reg, cur, target_id, dst.repository, [dst.tag], digest)
+        copier = _Copier(reg, cur, dst.repository, target_id, written)
+        copier.read(source_id)
+        # 2. storage and rows, the destination tag's links last
+        manifest_id = copier.write()
+        apply_tags(reg, cur, moves, manifest_id, digest, written)
         promotion_id, promoted_at = promotions.insert_promotion(
             cur, source_repository=src.repository, source_tag=src.tag,
             target_repository=dst.repository, target_tag=dst.tag, digest=digest,
