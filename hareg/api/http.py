@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import IO
 from urllib.parse import urlencode
 
 from flask import current_app, request
@@ -40,7 +41,7 @@ def _body_error(message: str, detail: dict[str, str]) -> RegistryError:
     return kind(message, detail=detail)
 
 
-def _read(stream: object, size: int) -> bytes:
+def _read(stream: IO[bytes], size: int) -> bytes:
     """One read of the request body; the server's transport errors become domain errors.
 
     gunicorn raises its ParseException subclasses for broken chunked framing and NoMoreData
@@ -49,7 +50,7 @@ def _read(stream: object, size: int) -> bytes:
     OSError as a storage failure.
     """
     try:
-        return stream.read(size)  # type: ignore[attr-defined,no-any-return]
+        return stream.read(size)
     except ParseException as exc:
         log.info("malformed request body on %s %s: %s: %s", request.method, request.path,
                  type(exc).__name__, str(exc)[:100])
