@@ -51,6 +51,9 @@ def _json_body() -> dict:
         body = json.loads(raw or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestInvalid(f"request body is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError):  # an integer of thousands of digits, deep nesting
+        raise RequestInvalid("request body is not a promotion request: too deep or a number"
+                             " too large") from None
     if not isinstance(body, dict):
         raise RequestInvalid("request body must be a JSON object")
     return body

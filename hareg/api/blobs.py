@@ -15,7 +15,16 @@ from .http import registry
 
 bp = Blueprint("blobs", __name__)
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"\Abytes=(\d*)-(\d*)\Z")
+#: Offsets beyond any blob: a longer number means "past the end" (int() of thousands of
+#: digits would raise ValueError, and would cost CPU quadratic in its length).
+_MAX_DIGITS = 19
+_BEYOND = 10**_MAX_DIGITS
+
+
+def _offset(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return _BEYOND if len(digits) > _MAX_DIGITS else int(digits)
 
 
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -30,12 +39,12 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not m or (not m.group(1) and not m.group(2)):
         return None
     if not m.group(1):  # suffix range: the last N bytes
-        length = int(m.group(2))
+        length = _offset(m.group(2))
         if length == 0 or size == 0:
             raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
         return max(size - length, 0), size - 1
-    start = int(m.group(1))
-    end = int(m.group(2)) if m.group(2) else size - 1
+    start = _offset(m.group(1))
+    end = _offset(m.group(2)) if m.group(2) else size - 1
     if start >= size or end < start:
         raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
     return start, min(end, size - 1)

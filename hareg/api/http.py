@@ -4,14 +4,65 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from typing import IO
 from urllib.parse import urlencode
 
 from flask import current_app, request
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import ClientDisconnected as WerkzeugClientDisconnected
 
 from ..registry.context import Registry
+from ..registry.errors import BlobUploadInvalid, ManifestInvalid, RegistryError
 
 READ_SIZE = 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+class UploadBodyInvalid(BlobUploadInvalid):
+    """A blob body that is malformed (a bad chunk size, a missing chunk terminator) or cut
+    short by the client."""
+
+    message = "malformed request body"
+
+
+class ManifestBodyInvalid(ManifestInvalid):
+    """A manifest body that is malformed or cut short."""
+
+    message = "malformed request body"
+
+
+def _body_error(message: str, detail: dict[str, str]) -> RegistryError:
+    """A 400 in the code of the route's resource (a manifest or a blob upload)."""
+    kind = ManifestBodyInvalid if (request.endpoint or "").startswith("manifests.") \
+        else UploadBodyInvalid
+    return kind(message, detail=detail)
+
+
+def _read(stream: IO[bytes], size: int) -> bytes:
+    """One read of the request body; the server's transport errors become domain errors.
+
+    gunicorn raises its ParseException subclasses for broken chunked framing and NoMoreData
+    (an OSError) when the connection ends early; werkzeug raises its ClientDisconnected when a
+    Content-Length body ends early. Neither may reach a storage driver, which would report an
+    OSError as a storage failure.
+    """
+    try:
+        return stream.read(size)
+    except ParseException as exc:
+        log.info("malformed request body on %s %s: %s: %s", request.method, request.path,
+                 type(exc).__name__, str(exc)[:100])
+        raise _body_error(f"malformed request body: {type(exc).__name__}",
+                          {"framing": str(exc)[:100]}) from None
+    except (OSError, WerkzeugClientDisconnected) as exc:
+        log.info("client disconnected during the body of %s %s: %s", request.method,
+                 request.path, type(exc).__name__)
+        # Nobody reads this answer: it makes the request end as a 400 in the request log and
+        # the metrics, not as a storage failure (503) or an internal error (500).
+        raise _body_error("client disconnected during the body",
+                          {"disconnect": type(exc).__name__}) from None
 
 
 def registry() -> Registry:
@@ -26,7 +77,7 @@ def body_chunks(limit: int | None = None) -> Iterator[bytes]:
         size = READ_SIZE if remaining is None else min(READ_SIZE, remaining)
         if size == 0:
             return
-        chunk = stream.read(size)
+        chunk = _read(stream, size)
         if not chunk:
             return
         if remaining is not None:

@@ -26,21 +26,22 @@ def _paged(path: str, page: listing.Page, n: int | None, body: dict) -> Response
 @tags_bp.get("/v2/<path:name>/tags/list")
 def list_tags(name: str) -> Response:
     n = listing.parse_page_size(request.args.get("n"))
-    page = listing.list_tags(registry(), name, n, request.args.get("last"))
+    last = listing.parse_last(request.args.get("last"))
+    page = listing.list_tags(registry(), name, n, last)
     return _paged(f"/v2/{name}/tags/list", page, n, {"name": name, "tags": page.items})
 
 
 @catalog_bp.get("/v2/_catalog")
 def catalog() -> Response:
     n = listing.parse_page_size(request.args.get("n"))
-    page = listing.list_repositories(registry(), n, request.args.get("last"),
-                                     visible=pullable())
+    last = listing.parse_last(request.args.get("last"))
+    page = listing.list_repositories(registry(), n, last, visible=pullable())
     return _paged("/v2/_catalog", page, n, {"repositories": page.items})
 
 
 @referrers_bp.get("/v2/<path:name>/referrers/<digest>")
 def referrers(name: str, digest: str) -> Response:
-    artifact_type = request.args.get("artifactType")
+    artifact_type = listing.parse_artifact_type(request.args.get("artifactType"))
     descriptors = listing.list_referrers(registry(), name, digest, artifact_type)
     response = jsonify({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors})
     response.headers["Content-Type"] = OCI_INDEX

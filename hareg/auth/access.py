@@ -18,6 +18,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ..grammar import is_name
+from ..registry.visibility import RepositoryFilter
+from .globs import glob_to_regex
 from .policy import Policy
 from .scopes import CATALOG, REGISTRY, REPOSITORY, Scope
 from .tokens import TokenGrant
@@ -120,6 +123,27 @@ def decide(policy: Policy, mode: str, caller: Caller, need: Need,
     if _policy_has(policy, token.subject, need, repository):
         return Decision(Outcome.DENY, scope, insufficient_scope=True)
     return Decision(Outcome.DENY)
+
+
+def pull_filter(policy: Policy, mode: str, caller: Caller) -> RepositoryFilter:
+    """The repositories ``caller`` may see (catalog) and mount from: those it may pull.
+
+    Basic mode: the policy's rules for the user. Token mode: what anonymous callers may pull,
+    plus the repositories the token grants ``pull`` (or ``*``) on by name; the rules of the
+    token's subject do not widen it (a token scoped to ``dev/app`` sees ``dev/app``, not all
+    of ``dev/**``), just as :func:`decide` reads the token, not the rules.
+    """
+    if mode != "token":
+        return policy.pull_filter(caller.subject)
+    anonymous = policy.pull_filter(None)
+    if caller.token is None or anonymous.everything:
+        return anonymous
+    granted = sorted(name for (rtype, name), actions in caller.token.access.items()
+                     if rtype == REPOSITORY and ("pull" in actions or "*" in actions)
+                     and is_name(name))
+    regexes = tuple(dict.fromkeys([*(anonymous.regexes or ()),
+                                   *(glob_to_regex(name) for name in granted)]))
+    return RepositoryFilter(regexes) if regexes else RepositoryFilter(())
 
 
 def _quoted(value: str) -> str:

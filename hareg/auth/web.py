@@ -10,7 +10,7 @@ import logging
 from flask import Flask, g, request
 
 from ..registry.visibility import EVERYTHING, RepositoryFilter
-from .access import Caller, Decision, Need, Outcome, challenge_header, decide
+from .access import Caller, Decision, Need, Outcome, challenge_header, decide, pull_filter
 from .current import EXTENSION, auth_service
 from .errors import Denied, Unauthorized
 from .routes import required_need
@@ -100,7 +100,7 @@ def authorize_request() -> None:
     repository = (request.view_args or {}).get("name")
     decision = decide(service.policy, service.mode, caller, need, repository)
     _enforce(service, caller, decision, need, repository)
-    g.hareg_pullable = service.policy.pull_filter(caller.subject)
+    g.hareg_pullable = pull_filter(service.policy, service.mode, caller)
 
 
 def require_access(repository: str, action: str) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..db import blobs as blob_rows
 from ..db import locks, repositories
+from ..grammar import is_name
 from ..storage import layout
 from ..storage.base import NotFound
 from .context import Registry
@@ -69,6 +70,8 @@ def mount_blob(reg: Registry, repository: str, digest: str, source: str | None, 
     the blob will do (the spec's automatic content discovery). Only repositories in
     ``visible`` (those the caller may pull) are mount sources."""
     digest = str(parse_digest(digest))
+    if source is not None and not is_name(source):
+        return False  # no repository has that name: nothing to mount from
     if visible.regexes == () or (source is not None and not visible.allows(source)):
         return False
     with reg.db.transaction() as cur:

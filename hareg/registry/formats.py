@@ -4,11 +4,20 @@
 
 Four formats are accepted: OCI image manifest and index, Docker schema 2 manifest and
 manifest list. The payload is never re-serialized: hareg stores the bytes it was given.
+
+Parsing runs on the event loop of a gevent worker: nothing else on that worker runs until it
+returns. So its cost is bounded before it is paid, cheapest check first: the size (the
+caller's), then a count of the payload's structural bytes (one C-speed pass), then the JSON
+decoder (integers of at most :data:`MAX_INTEGER_DIGITS` digits, nesting bounded), then a
+walk of the decoded document (depth, value count, no NUL in any string), and only then the
+schema, with at most :data:`MAX_DESCRIPTORS` descriptors per list and
+:data:`MAX_ANNOTATIONS` entries per annotation map.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +35,35 @@ INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 MANIFEST_TYPES = IMAGE_TYPES | INDEX_TYPES
 _GENERIC_TYPES = frozenset({"", "application/json", "application/octet-stream"})
 
+#: Bounds on what one manifest may hold (each refusal is a 400 MANIFEST_INVALID). They are far
+#: above what image builders write and keep the parse of a worst-case payload to tens of
+#: milliseconds of CPU (benchmarks/manifest_parse.py measures it).
+MAX_JSON_TOKENS = 100_000      # ``,`` plus ``:`` bytes: an upper bound on members and items
+MAX_JSON_VALUES = 50_000       # values of every kind in the decoded document
+MAX_JSON_DEPTH = 32            # nesting of objects and arrays
+MAX_INTEGER_DIGITS = 20        # sizes are 64-bit at most
+MAX_DESCRIPTORS = 1_000        # per list (layers, manifests)
+MAX_ANNOTATIONS = 1_000        # entries per annotation map
+
+
+class _StringMap(fields.Field):
+    """A JSON object of string values with at most :data:`MAX_ANNOTATIONS` entries, checked in
+    one pass (marshmallow's ``Dict(keys=..., values=...)`` costs a field call per entry)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ValidationError("Not a valid mapping type.")
+        if len(value) > MAX_ANNOTATIONS:
+            raise ValidationError(f"more than {MAX_ANNOTATIONS} entries")
+        if not all(isinstance(v, str) for v in value.values()):
+            raise ValidationError("values must be strings")
+        return value
+
+
+def _bounded_list(inner: fields.Field, **kwargs: Any) -> fields.List:
+    return fields.List(inner, validate=validate.Length(max=MAX_DESCRIPTORS), **kwargs)
+
 
 class DescriptorSchema(Schema):
     class Meta:
@@ -35,8 +73,8 @@ class DescriptorSchema(Schema):
     digest = fields.String(required=True, validate=validate.Regexp(DIGEST_RE))
     size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     urls = fields.List(fields.String())
-    annotations = fields.Dict(keys=fields.String(), values=fields.String())
-    artifactType = fields.String()
+    annotations = _StringMap()
+    artifactType = fields.String(validate=validate.Length(max=255))
     platform = fields.Dict()
 
 
@@ -46,18 +84,18 @@ class _BaseSchema(Schema):
 
     schemaVersion = fields.Integer(required=True, strict=True, validate=validate.Equal(2))
     mediaType = fields.String()
-    artifactType = fields.String()
+    artifactType = fields.String(validate=validate.Length(max=255))
     subject = fields.Nested(DescriptorSchema)
-    annotations = fields.Dict(keys=fields.String(), values=fields.String())
+    annotations = _StringMap()
 
 
 class ImageManifestSchema(_BaseSchema):
     config = fields.Nested(DescriptorSchema, required=True)
-    layers = fields.List(fields.Nested(DescriptorSchema), required=True)
+    layers = _bounded_list(fields.Nested(DescriptorSchema), required=True)
 
 
 class IndexSchema(_BaseSchema):
-    manifests = fields.List(fields.Nested(DescriptorSchema), required=True)
+    manifests = _bounded_list(fields.Nested(DescriptorSchema), required=True)
 
 
 # Built once: a schema instance is stateless between loads, and building one is most of the
@@ -107,14 +145,67 @@ def _media_type(doc: dict[str, Any], content_type: str) -> str:
     return media_type
 
 
-def parse_manifest(payload: bytes, content_type: str) -> ParsedManifest:
-    """Validate a manifest and list its references; raises ManifestInvalid."""
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ManifestInvalid(f"manifest holds an integer of more than {MAX_INTEGER_DIGITS}"
+                              " digits", detail={"limit": MAX_INTEGER_DIGITS})
+    return int(text)
+
+
+def _no_constant(text: str) -> Any:
+    raise ManifestInvalid(f"manifest is not valid JSON: {text} is not a JSON number")
+
+
+def _check_shape(doc: Any) -> None:
+    """Depth, value count and NUL characters of a decoded document, without recursion."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    values = 0
+    while stack:
+        value, depth = stack.pop()
+        values += 1
+        if values > MAX_JSON_VALUES:
+            raise ManifestInvalid(f"manifest holds more than {MAX_JSON_VALUES} JSON values",
+                                  detail={"limit": MAX_JSON_VALUES})
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ManifestInvalid("manifest holds a NUL character in a string")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ManifestInvalid(f"manifest nested deeper than {MAX_JSON_DEPTH} levels",
+                                  detail={"limit": MAX_JSON_DEPTH})
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    raise ManifestInvalid("manifest holds a NUL character in a key")
+                stack.append((item, depth + 1))
+        else:
+            stack.extend((item, depth + 1) for item in value)
+
+
+def _decode(payload: bytes) -> dict[str, Any]:
+    """The manifest's JSON object, its cost bounded before and while it is decoded."""
+    tokens = payload.count(b",") + payload.count(b":")
+    if tokens > MAX_JSON_TOKENS:
+        raise ManifestInvalid(f"manifest too complex: more than {MAX_JSON_TOKENS} JSON"
+                              " members and items", detail={"limit": MAX_JSON_TOKENS})
     try:
-        doc = json.loads(payload)
+        doc = json.loads(payload, parse_int=_bounded_int, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ManifestInvalid(f"manifest nested deeper than {MAX_JSON_DEPTH} levels",
+                              detail={"limit": MAX_JSON_DEPTH}) from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    _check_shape(doc)
+    return doc
+
+
+def parse_manifest(payload: bytes, content_type: str) -> ParsedManifest:
+    """Validate a manifest and list its references; raises ManifestInvalid."""
+    doc = _decode(payload)
     media_type = _media_type(doc, content_type)
     schema = _INDEX_SCHEMA if media_type in INDEX_TYPES else _IMAGE_SCHEMA
     try:

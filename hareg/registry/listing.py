@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,10 @@ from .names import parse_digest
 from .visibility import RepositoryFilter
 
 MAX_PAGE = 10_000  # answers stay bounded even when a client asks for everything
+#: ``last`` is a tag or a repository name, ``artifactType`` a media type: none is longer, and
+#: none holds a control character (PostgreSQL refuses NUL in any text parameter).
+MAX_MARKER_LENGTH = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,26 @@ def parse_page_size(value: str | None) -> int | None:
     if n < 0:
         raise PaginationInvalid(detail={"n": n})
     return n
+
+
+def _text_parameter(parameter: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > MAX_MARKER_LENGTH or _CONTROL.search(value):
+        raise PaginationInvalid(
+            f"invalid {parameter}: at most {MAX_MARKER_LENGTH} characters, no control"
+            " characters", detail={parameter: value[:MAX_MARKER_LENGTH]})
+    return value
+
+
+def parse_last(value: str | None) -> str | None:
+    """The ``last`` query parameter of a paginated listing; raises PaginationInvalid."""
+    return _text_parameter("last", value)
+
+
+def parse_artifact_type(value: str | None) -> str | None:
+    """The ``artifactType`` filter of the referrers API; raises PaginationInvalid."""
+    return _text_parameter("artifactType", value)
 
 
 def _page(names: list[str], n: int | None) -> Page:

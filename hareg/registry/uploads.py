@@ -33,7 +33,8 @@ from .errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
 from .hashing import SUPPORTED_ALGORITHMS, ResumableHash
 from .names import Digest, parse_digest
 
-_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+# At most 19 digits: offsets are 64-bit, and int() of a 5,000-digit string raises ValueError.
+_CONTENT_RANGE = re.compile(r"\A(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d{1,19}|\*))?\Z")
 
 
 @dataclass

@@ -28,7 +28,14 @@ from tests.auth.helpers import (
     token_for,
 )
 from tests.fixtures.server import HaregServer
-from tests.oci import image_manifest, new_session, push_blob, push_image, random_blob
+from tests.oci import (
+    get_all_pages,
+    image_manifest,
+    new_session,
+    push_blob,
+    push_image,
+    random_blob,
+)
 
 
 def name(prefix: str) -> str:
@@ -251,18 +258,55 @@ def test_catalog_in_token_mode(token_server: HaregServer) -> None:
             push_blob(alice, url, repo, random_blob(16))
     mine = {team, secret, public}
     # (anonymous callers may list the catalog here, so a token without registry:catalog:*
-    # may too; either way the list is filtered by what the token's subject may pull)
+    # may too; either way the list is bounded by the token's pull scopes, plus what anonymous
+    # callers may pull)
     for scopes in (["registry:catalog:*"], []):
         with with_token(token_for(new_session(), url, scopes, "bob")) as bob:
             resp = bob.get(f"{url}/v2/_catalog", timeout=HTTP_TIMEOUT)
             assert resp.status_code == 200
-            assert mine & set(resp.json()["repositories"]) == {team, public}
-    with with_token(token_for(new_session(), url, ["registry:catalog:*"], "alice")) as alice:
+            assert mine & set(resp.json()["repositories"]) == {public}
+        with with_token(token_for(new_session(), url, [*scopes, f"repository:{team}:pull"],
+                                  "bob")) as bob:
+            listed = set(bob.get(f"{url}/v2/_catalog", timeout=HTTP_TIMEOUT).json()[
+                "repositories"])
+            assert mine & listed == {team, public}
+    pulls = [f"repository:{r}:pull" for r in (team, secret)]
+    with with_token(token_for(new_session(), url, ["registry:catalog:*", *pulls],
+                              "alice")) as alice:
         assert mine <= set(alice.get(f"{url}/v2/_catalog",
                                      timeout=HTTP_TIMEOUT).json()["repositories"])
     with new_session() as anonymous:
         listed = anonymous.get(f"{url}/v2/_catalog", timeout=HTTP_TIMEOUT).json()
         assert all(r.startswith("public/") for r in listed["repositories"])
+
+
+def test_token_scope_bounds_catalog_and_mounts(token_server: HaregServer) -> None:
+    """Issue 14, finding 9: a token for ``repository:dev/app:pull`` sees ``dev/app``, not every
+    repository its subject's rules would let it pull."""
+    url = token_server.url
+    app, other, target = name("team"), name("team"), name("bob")
+    blob = random_blob(64)
+    with with_token(token_for(new_session(), url, [f"repository:{other}:push",
+                                                   f"repository:{app}:push"], "alice")) as alice:
+        push_blob(alice, url, other, blob)
+        push_blob(alice, url, app, random_blob(16))
+    # bob's rules let him pull team/**; this token names one repository of it
+    with with_token(token_for(new_session(), url, [f"repository:{app}:pull"], "bob")) as bob:
+        listed = set(get_all_pages(bob, url, "/v2/_catalog?n=1000", "repositories")[0])
+        assert app in listed and other not in listed
+    scopes = [f"repository:{target}:pull,push", f"repository:{app}:pull"]
+    with with_token(token_for(new_session(), url, scopes, "bob")) as bob:
+        for params in ({"mount": blob.digest, "from": other}, {"mount": blob.digest}):
+            resp = bob.post(f"{url}/v2/{target}/blobs/uploads/", params=params,
+                            timeout=HTTP_TIMEOUT)
+            assert resp.status_code == 202, resp.text  # not mounted: an upload session
+        assert bob.head(f"{url}/v2/{target}/blobs/{blob.digest}",
+                        timeout=HTTP_TIMEOUT).status_code == 404
+    scopes = [f"repository:{target}:pull,push", f"repository:{other}:pull"]
+    with with_token(token_for(new_session(), url, scopes, "bob")) as bob:
+        resp = bob.post(f"{url}/v2/{target}/blobs/uploads/",
+                        params={"mount": blob.digest, "from": other}, timeout=HTTP_TIMEOUT)
+        assert resp.status_code == 201, resp.text
 
 
 def test_mount_without_pull_on_the_source(token_server: HaregServer) -> None:
