@@ -55,6 +55,7 @@ class PgCluster:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.frozen = False
+        self._frozen: list[int] = []
         self._as = _run_as()
         for path in (self.data, self.sockets):
             path.mkdir()
@@ -112,18 +113,44 @@ class PgCluster:
                 proc.wait(timeout=10)
         self.proc = None
 
-    def freeze(self) -> None:
-        """SIGSTOP the postmaster and every backend (its whole process group)."""
+    def _children(self) -> list[int]:
+        """The postmaster's children: backends and auxiliary processes."""
         assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGSTOP)
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rindex(")") + 2:].split()[1]) == self.proc.pid:
+                    pids.append(int(entry.name))
+        return pids
+
+    def freeze(self) -> None:
+        """SIGSTOP the postmaster, then every backend and auxiliary process.
+
+        Each child of the postmaster calls setsid(), so a signal to the postmaster's process
+        group would not reach them: they are stopped one by one (the postmaster first, so it
+        forks no new one meanwhile)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self._frozen = [self.proc.pid]
+        for pid in self._children():
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                self._frozen.append(pid)
+            except ProcessLookupError:
+                pass
         self.frozen = True
 
     def thaw(self) -> None:
-        if self.frozen and self.proc is not None:
+        for pid in reversed(self._frozen):
             try:
-                os.killpg(self.proc.pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
+        self._frozen = []
         self.frozen = False
 
     def create_database(self, name: str) -> str:
