@@ -47,6 +47,9 @@ class PgCluster:
     """One PostgreSQL server on a free loopback port, trust authentication."""
 
     def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            raise RuntimeError(f"no initdb in {PG_BIN}: install postgresql-15 or set "
+                               "HAREG_TEST_PG_BIN to PostgreSQL's bin directory")
         self.parent = Path(tempfile.mkdtemp(prefix="hareg-faults-pg-"))
         self.parent.chmod(0o755)
         self.data = self.parent / "data"

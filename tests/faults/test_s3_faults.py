@@ -32,7 +32,7 @@ def test_s3_errors_and_resets(s3_behind_proxy: Callable[..., HaregServer],
     # 15 % of S3 requests fail: 10 % answered 500/503, 3 % reset before S3 saw them, 2 %
     # reset after S3 did what they asked (the answer is lost).
     fault_proxy.set_faults(Faults(error=0.10, reset=0.03, reset_after=0.02))
-    load = Load(server.url, "faults/errors", pushers=2, pushes_each=4, pullers=1,
+    load = Load(server.url, "faults/errors", pushers=2, pushes_each=3, pullers=1,
                 max_seconds=90, seed=seed)
     load.run()
     fault_proxy.set_faults(None)

@@ -23,6 +23,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 import pytest
@@ -135,9 +136,9 @@ def test_worker_killed_mid_upload(s3_behind_proxy: Callable[..., HaregServer],
         data = os.urandom(6 * MiB + 77)
         url, offset = open_upload(server.url, REPO, data, len(data), log)
         digest = Blob(data).digest
-        point.arrived = _kill_when_held(server, fault_proxy, match, lambda u=url, d=digest: (
-            _request_in_thread("PUT", with_query(u, {"digest": d}),
-                               headers={"Content-Type": OCTET_STREAM})))
+        point.arrived = _kill_when_held(server, fault_proxy, match, partial(
+            _request_in_thread, "PUT", with_query(url, {"digest": digest}),
+            headers={"Content-Type": OCTET_STREAM}))
         _finish(server, log.all()[-1], point)
         points.append(point)
         blobs.append(Blob(data, OCI_LAYER))
