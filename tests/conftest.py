@@ -37,8 +37,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if os.environ.get(WORKERS_ENV, "").strip():
         return int(os.environ[WORKERS_ENV])
     markexpr = str(config.getoption("markexpr", "") or "")
-    if re.search(r"(?<!not )\bha\b", markexpr):
-        return 0  # the multi-instance tests load the machine on their own: one at a time
+    if re.search(r"(?<!not )\b(ha|faults)\b", markexpr):
+        return 0  # multi-instance and fault scenarios load the machine alone: one at a time
     return DEFAULT_WORKERS
 
 
