@@ -73,7 +73,9 @@ def _take_down(pg: PostgresAdmin, url: str) -> None:
 
 
 def test_ready_when_database_and_storage_answer(make_app: AppFactory) -> None:
-    assert _ready(make_app()) == (200, {"status": "ok"})
+    status, body = _ready(make_app())
+    assert status == 200 and body["status"] == "ok", body
+    assert body["storage"]["writable"] is True, body
 
 
 def test_not_ready_when_the_database_goes_down(make_app: AppFactory, pg: PostgresAdmin

@@ -232,9 +232,14 @@ def test_every_line_is_json_and_tls_probes_are_not_warnings(server: HaregServer)
 
 
 def test_text_lines_carry_the_request_id_while_a_request_is_served() -> None:
-    record = logging.LogRecord("hareg.x", logging.INFO, __file__, 1, "hello %s", ("you",), None)
-    RequestIdFilter().filter(record)
-    assert TextFormatter().format(record).endswith(" INFO hareg.x: hello you")
+    outside = REQUEST_ID.set(None)  # in-process requests of other tests leave theirs set
+    try:
+        record = logging.LogRecord("hareg.x", logging.INFO, __file__, 1, "hello %s", ("you",),
+                                   None)
+        RequestIdFilter().filter(record)
+        assert TextFormatter().format(record).endswith(" INFO hareg.x: hello you")
+    finally:
+        REQUEST_ID.reset(outside)
     token = REQUEST_ID.set("abc")
     try:
         record = logging.LogRecord("hareg.x", logging.INFO, __file__, 1, "hi", (), None)
