@@ -12,7 +12,8 @@ import requests
 
 from tests.oci import new_session
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.server"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.server",
+                  "tests.fixtures.pgbouncer"]
 
 
 @pytest.fixture
