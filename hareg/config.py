@@ -47,6 +47,7 @@ class ServerConfig:
 class DatabaseConfig:
     url: str = ""
     pool_size: int = 20
+    session_url: str = ""  # direct to PostgreSQL for session locks (sweep, rebuild); "" = url
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,8 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
         DatabaseConfig,
         url=validate.Regexp(r"\A(?:\Z|postgres(?:ql)?://)",
                             error="expected a postgresql:// URL, or empty"),
+        session_url=validate.Regexp(r"\A(?:\Z|postgres(?:ql)?://)",
+                                    error="expected a postgresql:// URL, or empty"),
         pool_size=validate.Range(min=1, max=1000),
     )),
     "storage": (StorageConfig, _section_schema(

@@ -34,8 +34,12 @@ class PoolTimeout(Exception):
 class Database:
     """Hands out connections from a bounded pool; ``read()`` and ``transaction()`` are the API."""
 
-    def __init__(self, url: str, size: int = 20, wait_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, size: int = 20, wait_timeout: float = 30.0,
+                 session_url: str = "") -> None:
         self.url = url
+        #: Where dedicated connections (hareg.db.session) go: ``[database] session_url``, a
+        #: direct connection to PostgreSQL when ``url`` goes through a transaction pooler.
+        self.session_url = session_url or url
         self.size = size
         self.wait_timeout = wait_timeout
         self._idle: queue.LifoQueue[psycopg2.extensions.connection] = queue.LifoQueue()

@@ -19,7 +19,8 @@ def build_registry(config: Config) -> Registry:
         raise ValueError("create_app needs a resolved database URL (see hareg.db.bootstrap)")
     storage_cfg = dataclasses.replace(config.storage, root=str(config.storage_root))
     return Registry(
-        db=Database(config.database.url, size=config.database.pool_size),
+        db=Database(config.database.url, size=config.database.pool_size,
+                    session_url=config.database.session_url),
         storage=MeteredStorage(create_driver(storage_cfg)),
         settings=config.registry,
         part_size=config.storage.part_size,

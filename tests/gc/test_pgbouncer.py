@@ -10,6 +10,7 @@ session_url``; a sweep whose session connection turns out to be pooled refuses t
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg2
@@ -17,8 +18,10 @@ import pytest
 
 from hareg.config import RegistryConfig
 from hareg.db import locks
-from hareg.db.migrate import apply_migrations
+from hareg.db.migrate import apply_migrations, available_migrations
 from hareg.db.pool import Database
+from hareg.db.session import NotASession, Session
+from hareg.rebuild import RebuildFailed, RebuildOptions, rebuild
 from hareg.registry.context import Registry
 from hareg.storage import FilesystemDriver, layout
 from tests import oci
@@ -105,3 +108,49 @@ def test_a_sweep_with_a_direct_session_url_works_and_releases_its_locks(
         assert _advisory_locks(direct) == []
     finally:
         env.reg.db.close()
+
+
+def test_a_session_checks_that_its_connection_is_its_own(
+        pg: PostgresAdmin, pgbouncer) -> None:
+    direct = pg.fresh_database("hareg_pgb")
+    with Session(direct, "hareg-test") as session:  # direct: accepted
+        with session.cursor() as cur:
+            cur.execute("SELECT 1")
+    for _ in range(3):  # refused every time, not by luck
+        with pytest.raises(NotASession, match=r"\[database\] session_url"):
+            Session(pgbouncer.route(direct), "hareg-test", lock_timeout="200ms")
+    assert _advisory_locks(direct) == []
+
+
+def test_rebuild_db_behind_the_pooler_needs_the_session_url(
+        pg: PostgresAdmin, pgbouncer, tmp_path: Path) -> None:
+    direct = pg.fresh_database("hareg_pgb")
+    env = _env(pgbouncer.route(direct), tmp_path / "storage")
+    env.push_image(REPO, oci.image_manifest(oci.config_blob(), [oci.random_blob(300)]), "v1")
+    env.reg.db.close()
+    pooled = Database(pgbouncer.route(direct), size=4)
+    with pytest.raises(RebuildFailed, match=r"NotASession: .*\[database\] session_url"):
+        rebuild(pooled, env.storage, RebuildOptions(jobs=2))
+    pooled.close()
+    assert _advisory_locks(direct) == []
+    db = Database(pgbouncer.route(direct), size=4, session_url=direct)
+    try:
+        summary = rebuild(db, env.storage, RebuildOptions(jobs=2))
+        assert summary["status"] == "ok", summary
+    finally:
+        db.close()
+    assert _advisory_locks(direct) == []
+    assert env.tags(REPO) == ["v1"]
+
+
+def test_migrations_through_the_pooler_apply_once_and_leave_no_lock(
+        pg: PostgresAdmin, pgbouncer) -> None:
+    """Four instances starting at once, all through PgBouncer: migrations need no session."""
+    direct = pg.fresh_database("hareg_pgb")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(apply_migrations, [pgbouncer.route(direct)] * 4,
+                                timeout=120))
+    applied = [mig.version for result in results for mig in result]
+    assert sorted(applied) == [mig.version for mig in available_migrations()]
+    assert apply_migrations(pgbouncer.route(direct)) == []
+    assert _advisory_locks(direct) == []
