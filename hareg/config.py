@@ -285,7 +285,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
 
 #: ``HAREG_*`` variables hareg reads that are not config keys (tests/conftest.py reads
 #: HAREG_TEST_DATABASE_URL); add a new one here or it is reported as unknown.
-OTHER_VARIABLES = frozenset({"HAREG_CONFIG", "HAREG_TEST_DATABASE_URL"})
+OTHER_VARIABLES = frozenset({"HAREG_CONFIG", "HAREG_TEST_DATABASE_URL", "HAREG_TEST_PGBOUNCER"})
 
 
 def _env_name(section: str, key: str) -> str:

@@ -12,8 +12,8 @@ import requests
 
 from tests.oci import new_session
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.server",
-                  "tests.fixtures.pgbouncer"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.pgbouncer",
+                  "tests.fixtures.server"]
 
 
 @pytest.fixture
