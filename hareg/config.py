@@ -55,6 +55,7 @@ class DatabaseConfig:
     keepalive_idle: str = "30s"      # TCP keepalives: first probe after this much silence
     keepalive_interval: str = "10s"  # then one probe every interval
     keepalive_count: int = 3         # this many unanswered probes: the peer is dead
+    session_url: str = ""  # direct to PostgreSQL for session locks (sweep, rebuild); "" = url
 
     def seconds(self, key: str) -> int:
         return parse_duration(getattr(self, key))
@@ -259,6 +260,8 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
         DatabaseConfig,
         url=validate.Regexp(r"\A(?:\Z|postgres(?:ql)?://)",
                             error="expected a postgresql:// URL, or empty"),
+        session_url=validate.Regexp(r"\A(?:\Z|postgres(?:ql)?://)",
+                                    error="expected a postgresql:// URL, or empty"),
         pool_size=validate.Range(min=1, max=1000),
         pool_timeout=_valid_duration,
         connect_timeout=_valid_duration,
@@ -299,7 +302,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
 
 #: ``HAREG_*`` variables hareg reads that are not config keys (tests/conftest.py reads
 #: HAREG_TEST_DATABASE_URL); add a new one here or it is reported as unknown.
-OTHER_VARIABLES = frozenset({"HAREG_CONFIG", "HAREG_TEST_DATABASE_URL"})
+OTHER_VARIABLES = frozenset({"HAREG_CONFIG", "HAREG_TEST_DATABASE_URL", "HAREG_TEST_PGBOUNCER"})
 
 
 def _env_name(section: str, key: str) -> str:

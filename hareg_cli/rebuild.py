@@ -61,7 +61,7 @@ def rebuild_db(config: Config, jobs: int, pattern: str | None, from_scratch: boo
                                                     root=str(config.storage_root)))
     except ValueError as exc:
         fail(f"config error: {exc}")
-    db = Database(config.database.url, size=jobs + 2)
+    db = Database(config.database.url, size=jobs + 2, session_url=config.database.session_url)
     started = time.monotonic()
     try:
         with _progress_bar() as progress, _sigterm_interrupts():

@@ -25,7 +25,8 @@ import requests
 from tests.oci import new_session
 from tests.tools import MISSING, in_ci, require
 
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.server"]
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.pgbouncer",
+                  "tests.fixtures.server"]
 
 
 WORKERS_ENV = "HAREG_TEST_WORKERS"

@@ -34,16 +34,10 @@ def xact_lock(cur: cursor, kind: int, name: str) -> None:
 
 
 def try_session_lock(cur: cursor, kind: int, name: str) -> bool:
+    """Take a session-level lock without waiting; only on a hareg.db.session.Session (a
+    pooled connection would keep it for whoever uses that server connection next)."""
     cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (kind, name))
     return bool(returned(cur)[0])
-
-
-def session_lock(cur: cursor, kind: int, name: str) -> None:
-    cur.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (kind, name))
-
-
-def session_unlock(cur: cursor, kind: int, name: str) -> None:
-    cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (kind, name))
 
 
 def xact_lock_shared(cur: cursor, kind: int, name: str) -> None:

@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Numbered SQL migrations, applied in order under an advisory lock.
+"""Numbered SQL migrations, applied in order under a transaction-scoped advisory lock.
 
 Files are ``hareg/db/migrations/NNNN_name.sql``. Several instances starting at once all call
 ``apply_migrations``; the advisory lock makes the first one apply and the others find nothing to
@@ -39,33 +39,37 @@ def available_migrations() -> list[Migration]:
 
 
 def apply_migrations(url: str) -> list[Migration]:
-    """Apply what is missing; returns the migrations applied by this call."""
+    """Apply what is missing; returns the migrations applied by this call.
+
+    Each migration runs in a transaction of its own that first takes the MIGRATIONS lock at
+    transaction scope and then reads what is applied: no session state, so ``url`` may lead
+    through a pooler in transaction mode (PgBouncer), and a second instance starting at once
+    waits for the lock, then finds the migration applied.
+    """
     applied: list[Migration] = []
     conn = psycopg2.connect(url, application_name="hareg-migrate")
     conn.autocommit = True
     try:
-        with conn.cursor() as cur:
-            locks.session_lock(cur, locks.MIGRATIONS, "schema")
-            try:
-                cur.execute(
+        while True:
+            with transaction(conn) as tx:
+                locks.xact_lock(tx, locks.MIGRATIONS, "schema")
+                tx.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     " version integer PRIMARY KEY, name text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
-                cur.execute("SELECT version FROM schema_migrations")
-                done = {row[0] for row in cur.fetchall()}
-                for mig in available_migrations():
-                    if mig.version in done:
-                        continue
-                    with transaction(conn) as tx:
-                        tx.execute(mig.sql)
-                        tx.execute(
-                            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                            (mig.version, mig.name),
-                        )
-                    applied.append(mig)
-            finally:
-                locks.session_unlock(cur, locks.MIGRATIONS, "schema")
+                tx.execute("SELECT version FROM schema_migrations")
+                done = {row[0] for row in tx.fetchall()}
+                pending = [mig for mig in available_migrations() if mig.version not in done]
+                if not pending:
+                    break
+                mig = pending[0]
+                tx.execute(mig.sql)
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (mig.version, mig.name),
+                )
+            applied.append(mig)
     finally:
         conn.close()
     return applied

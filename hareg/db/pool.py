@@ -104,8 +104,11 @@ class Database:
     """
 
     def __init__(self, url: str, size: int = 20, wait_timeout: float = 30.0,
-                 options: ConnectOptions | None = None) -> None:
+                 options: ConnectOptions | None = None, session_url: str = "") -> None:
         self.url = url
+        #: Where dedicated connections (hareg.db.session) go: ``[database] session_url``, a
+        #: direct connection to PostgreSQL when ``url`` goes through a transaction pooler.
+        self.session_url = session_url or url
         self.size = size
         self.wait_timeout = wait_timeout
         self.options = options or ConnectOptions()

@@ -60,7 +60,7 @@ def collect_garbage(reg: Registry, gc: GcConfig, rules: Sequence[RetentionRule] 
     schedule still sweep once per interval. Raises GcBusy when another sweep runs.
     """
     progress = progress or NoProgress()
-    conn = Session(reg.db.url, "hareg-gc", lock_timeout=LOCK_TIMEOUT)
+    conn = Session(reg.db.session_url, "hareg-gc", lock_timeout=LOCK_TIMEOUT)
     try:
         if not dry_run:
             with conn.cursor() as cur:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from ..config import Config
+from ..db.session import NotASession
 from ..registry.context import Registry
 from .collect import GcBusy, collect_garbage
 
@@ -44,6 +45,9 @@ def run_once(reg: Registry, config: Config, interval: int) -> bool:
         result = collect_garbage(reg, config.gc, config.retention, trigger="schedule",
                                  min_interval=interval * 0.9)  # no int(): 2 s must not become 1 s
     except GcBusy:
+        return False
+    except NotASession as exc:  # a configuration error: one line, no traceback
+        log.error("gc: scheduled sweep refused: %s", exc)
         return False
     except Exception:
         log.exception("gc: scheduled sweep failed")

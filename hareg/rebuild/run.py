@@ -108,7 +108,7 @@ class Run:
         if self.options.dry_run:
             yield
             return
-        with Session(self.db.url, "hareg-rebuild") as session:  # closing releases the lock
+        with Session(self.db.session_url, "hareg-rebuild") as session:  # closing releases the lock
             with session.cursor() as cur:
                 if not locks.try_session_lock(cur, locks.GC, locks.GC_NAME):
                     raise RebuildBusy("a garbage collection sweep or another rebuild-db is "

@@ -38,7 +38,8 @@ def build_registry(config: Config, serving: bool = False) -> Registry:
     return Registry(
         db=Database(config.database.url, size=config.database.pool_size,
                     wait_timeout=config.database.seconds("pool_timeout"),
-                    options=connect_options(config, serving)),
+                    options=connect_options(config, serving),
+                    session_url=config.database.session_url),
         storage=MeteredStorage(create_driver(storage_cfg)),
         settings=config.registry,
         part_size=config.storage.part_size,

@@ -20,6 +20,7 @@ from hareg.registry.context import Registry
 from hareg.storage import FilesystemDriver
 from hareg.storage.base import StorageDriver
 from tests import oci
+from tests.fixtures.pgbouncer import database_keys
 
 
 class Env:
@@ -101,7 +102,9 @@ class Env:
 
 def make_env(url: str, storage: StorageDriver, **settings: Any) -> Env:
     """An Env on ``url``, a migrated database (``pg.migrated_database``)."""
-    reg = Registry(db=Database(url, size=10), storage=storage,
+    keys = database_keys(url)  # HAREG_TEST_PGBOUNCER=1: through PgBouncer, sessions direct
+    reg = Registry(db=Database(keys["url"], size=10, session_url=keys.get("session_url", "")),
+                   storage=storage,
                    settings=RegistryConfig(**settings), part_size=5 * 1024 * 1024)
     return Env(reg, url)
 
