@@ -293,7 +293,7 @@ class Connection:
         if self._expect_chunks is not None:
             self._compare_chunks(size, self._expect_chunks)
             return
-        if expect_body is None and not sha256 or size <= len(self._buf):
+        if (expect_body is None and not sha256) or size <= len(self._buf):
             while len(self._buf) < size:
                 self._recv_more(first=False)
             data = bytes(self._buf[:size])

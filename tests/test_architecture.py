@@ -284,7 +284,7 @@ def test_domain_and_persistence_do_not_import_flask() -> None:
 def test_allowed_web_edges_still_exist() -> None:
     """An exception that no longer matches an import must be removed from the list."""
     present = {(e.source, e.target) for e in EDGES}
-    assert ALLOWED_WEB_EDGES <= present, ALLOWED_WEB_EDGES - present
+    assert present >= ALLOWED_WEB_EDGES, ALLOWED_WEB_EDGES - present
 
 
 @pytest.mark.parametrize(("sources", "forbidden", "reason"), [

@@ -150,7 +150,7 @@ def test_digest_errors_keep_their_messages() -> None:
 
 
 def test_one_list_of_algorithms() -> None:
-    assert grammar.SUPPORTED_ALGORITHMS == {"sha256", "sha512"}
+    assert {"sha256", "sha512"} == grammar.SUPPORTED_ALGORITHMS
     assert hashing.SUPPORTED_ALGORITHMS is grammar.SUPPORTED_ALGORITHMS
     assert names.SUPPORTED_ALGORITHMS is grammar.SUPPORTED_ALGORITHMS
     assert layout.ALGORITHMS is grammar.HEX_LENGTHS

@@ -286,7 +286,7 @@ class ResumableHash:
     another host). Not thread-safe for concurrent :meth:`update` calls.
     """
 
-    __slots__ = ("algorithm", "_algo", "_ctx", "_update", "_final")
+    __slots__ = ("_algo", "_ctx", "_final", "_update", "algorithm")
 
     algorithm: str
 

@@ -85,7 +85,7 @@ def take_back(reg: Registry, w: Written) -> None:
 def _guarded(func: Callable[..., None], reg: Registry, *args: str) -> None:
     try:
         func(reg, *args)
-    except Exception:  # noqa: BLE001 - best effort; the original error is what the client sees
+    except Exception:
         log.warning("could not take back storage written by a failed request: %s %s",
                     func.__name__.lstrip("_"), " ".join(args), exc_info=True)
 

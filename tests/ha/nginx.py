@@ -25,7 +25,7 @@ FAIL_TIMEOUT = float(re.findall(r"fail_timeout=(\d+)s", CONF.read_text())[0])
 def _sub(pattern: str, repl: str, text: str, count: int | None = 1) -> str:
     """re.sub that insists the production file still has the shape this harness expects."""
     new, n = re.subn(pattern, repl, text, flags=re.MULTILINE)
-    if count is not None and n != count or n == 0:
+    if (count is not None and n != count) or n == 0:
         raise AssertionError(f"conf/nginx.conf changed shape: {pattern!r} matched {n} times")
     return new
 

@@ -59,7 +59,7 @@ def expected(algorithm: str, data: bytes) -> str:
 
 
 def test_supported_algorithms() -> None:
-    assert SUPPORTED_ALGORITHMS == frozenset({"sha256", "sha512"})
+    assert frozenset({"sha256", "sha512"}) == SUPPORTED_ALGORITHMS
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
