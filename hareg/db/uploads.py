@@ -19,9 +19,11 @@ class UploadRow(NamedTuple):
     storage_upload_id: str | None
     parts: list[list]  # [[part_number, token, size], ...]
     tail: bytes
+    finishing: str | None = None  # the digest a PUT completed the storage side for
 
 
-_COLUMNS = "id, repository, algorithm, byte_offset, hash_state, storage_upload_id, parts, tail"
+_COLUMNS = ("id, repository, algorithm, byte_offset, hash_state, storage_upload_id, parts, tail,"
+            " finishing")
 
 
 def _row(row: tuple | None) -> UploadRow | None:
@@ -30,7 +32,7 @@ def _row(row: tuple | None) -> UploadRow | None:
     return UploadRow(
         id=str(row[0]), repository=row[1], algorithm=row[2], byte_offset=row[3],
         hash_state=bytes(row[4]) if row[4] is not None else None, storage_upload_id=row[5],
-        parts=list(row[6] or []), tail=bytes(row[7] or b""),
+        parts=list(row[6] or []), tail=bytes(row[7] or b""), finishing=row[8],
     )
 
 
@@ -93,15 +95,17 @@ def release_claim(cur: cursor, upload_id: str, claim: str) -> None:
 
 def save_claimed(cur: cursor, upload_id: str, claim: str, *, previous_offset: int,
                  byte_offset: int, hash_state: bytes | None, storage_upload_id: str | None,
-                 parts: list[list], tail: bytes) -> bool:
-    """Store the state after a chunk and release the claim, if we still hold it at the offset
-    we started from (compare-and-set); False otherwise, and nothing changes."""
+                 parts: list[list], tail: bytes, finishing: str | None = None,
+                 release: bool = True) -> bool:
+    """Store the state after a chunk and (``release``) give the claim up, if we still hold it
+    at the offset we started from (compare-and-set); False otherwise, and nothing changes."""
+    released = ", claimed_by = NULL, claimed_until = NULL" if release else ""
     cur.execute(
         "UPDATE uploads SET byte_offset = %s, hash_state = %s, storage_upload_id = %s,"
-        " parts = %s, tail = %s, updated_at = now(), claimed_by = NULL, claimed_until = NULL"
+        f" parts = %s, tail = %s, finishing = %s, updated_at = now(){released}"
         " WHERE id = %s AND claimed_by = %s AND byte_offset = %s RETURNING 1",
-        (byte_offset, hash_state, storage_upload_id, json.dumps(parts), tail, upload_id, claim,
-         previous_offset),
+        (byte_offset, hash_state, storage_upload_id, json.dumps(parts), tail, finishing,
+         upload_id, claim, previous_offset),
     )
     return cur.fetchone() is not None
 

@@ -69,6 +69,7 @@ class UploadSession:
     storage_upload_id: str | None = None
     parts: list[list] = field(default_factory=list)  # [[part_number, token, size], ...]
     tail: bytes = b""
+    finishing: str | None = None  # a PUT completed (or is completing) the storage side
 
     @property
     def range_header(self) -> str:
@@ -145,16 +146,19 @@ class _Claim:
         if time.monotonic() - self.renewed > self.lease / 4:
             self.renew()
 
-    def save(self) -> None:
-        """Store the session's new state and release the claim (compare-and-set)."""
+    def save(self, release: bool = True) -> None:
+        """Store the session's new state and (``release``) give the claim up; compare-and-set
+        on our claim and the offset we started from."""
         s = self.session
         with self.reg.db.read() as cur:
             ok = upload_rows.save_claimed(
                 cur, s.id, self.token, previous_offset=self.start_offset, byte_offset=s.offset,
                 hash_state=s.hash_state, storage_upload_id=s.storage_upload_id, parts=s.parts,
-                tail=s.tail)
+                tail=s.tail, finishing=s.finishing, release=release)
         if not ok:
             self.lost()
+        self.start_offset = s.offset
+        self.start_upload_id = s.storage_upload_id
 
     def abandon(self) -> None:
         """After a failure: release the claim, the upload stays at its previous state; abort a
@@ -177,21 +181,14 @@ class _Claim:
 
 
 class _Writer:
-    """Appends a stream to an upload: hashes it, writes whole parts, keeps the rest as tail.
+    """Appends a stream to an upload: hashes it, writes whole parts, keeps the rest as tail."""
 
-    With ``may_detach`` (the final PUT), a multipart upload that storage no longer knows (it
-    was completed by an earlier attempt whose commit failed) does not stop the writer: it goes
-    on hashing and counting, and :func:`_completed_object` later finds the completed object.
-    """
-
-    def __init__(self, reg: Registry, session: UploadSession, claim: _Claim | None = None,
-                 may_detach: bool = False) -> None:
+    def __init__(self, reg: Registry, session: UploadSession,
+                 claim: _Claim | None = None) -> None:
         self.storage: StorageDriver = reg.storage
         self.part_size = max(reg.part_size, reg.storage.min_part_size)
         self.session = session
         self.claim = claim
-        self.may_detach = may_detach
-        self.detached = False
         self.hasher = ResumableHash(session.algorithm, session.hash_state)
         self.buffer = bytearray(session.tail)
 
@@ -225,8 +222,6 @@ class _Writer:
 
     def _put_part(self, data: Buffer) -> None:
         s = self.session
-        if self.detached:
-            return
         if self.claim is not None:
             self.claim.renew()  # never write a part for an upload someone else took over
         if s.storage_upload_id is None:
@@ -237,10 +232,7 @@ class _Writer:
             token = self.storage.multipart_put(s.storage_key, s.storage_upload_id, number,
                                                written, data)
         except NotFound:
-            if not self.may_detach:
-                raise UploadStorageGone(detail={"upload": s.id}) from None
-            self.detached = True
-            return
+            raise UploadStorageGone(detail={"upload": s.id}) from None
         s.parts.append([number, token, len(data)])
 
     def settle(self) -> None:
@@ -263,18 +255,11 @@ class _Writer:
         return None
 
     def complete(self) -> None:
-        """Complete the multipart upload: the object appears at the session's storage key.
-        A multipart upload storage no longer knows (completed before) detaches the writer."""
+        """Complete the multipart upload: the object appears at the session's storage key."""
         s = self.session
-        if self.detached or s.storage_upload_id is None:
-            return
-        try:
+        if s.storage_upload_id is not None:
             self.storage.multipart_complete(s.storage_key, s.storage_upload_id,
                                             [(p[0], p[1]) for p in s.parts])
-        except NotFound:
-            if not self.may_detach:
-                raise
-            self.detached = True
 
 
 def _new_session(repository: str, algorithm: str) -> UploadSession:
@@ -296,7 +281,7 @@ def _session_from_row(row: upload_rows.UploadRow) -> UploadSession:
     return UploadSession(
         id=row.id, repository=row.repository, algorithm=row.algorithm, offset=row.byte_offset,
         hash_state=row.hash_state, storage_upload_id=row.storage_upload_id, parts=row.parts,
-        tail=row.tail,
+        tail=row.tail, finishing=row.finishing,
     )
 
 
@@ -324,6 +309,9 @@ def append_chunk(reg: Registry, repository: str, upload_id: str, chunks: Iterabl
     parsed_range = parse_content_range(content_range)
     claim = _Claim.take(reg, repository, upload_id, lease)
     try:
+        if claim.session.finishing is not None:
+            raise RangeInvalid("the upload is being finished: PUT again to complete it",
+                               headers={"Range": claim.session.range_header})
         writer = _Writer(reg, claim.session, claim)
         writer.append(chunks, parsed_range, content_length)
         writer.settle()
@@ -348,24 +336,30 @@ def _hash_object(reg: Registry, key: str, algorithm: str) -> str:
 
 
 def _completed_object(reg: Registry, session: UploadSession, expected: Digest) -> str | None:
-    """The key of the object an earlier attempt completed (at the upload key, or already moved
-    to its content address), verified by size and by reading it back; None when the object
-    at the upload key does not match the digest. BlobUploadUnknown when there is none."""
-    mismatch = False
-    for key in (session.storage_key, layout.blob_data(str(expected))):
-        try:
-            size = reg.storage.stat(key).size
-        except NotFound:
-            continue
-        if size == session.offset:
-            if _hash_object(reg, key, expected.algorithm) == str(expected):
-                return key
-            mismatch = mismatch or key == session.storage_key
-    if mismatch:
+    """Finish what an earlier PUT began (the row says ``finishing``): the key of the completed
+    object (at the upload key, or already moved to its content address), verified by size and
+    by reading it back; None when it does not match the digest; BlobUploadUnknown when the
+    data is gone."""
+    if session.storage_upload_id is None:
         return None
-    raise BlobUploadUnknown(
-        "the upload's stored data is gone; start the upload again",
-        detail={"upload": session.id})
+    candidates = (session.storage_key, layout.blob_data(str(expected)))
+    infos = {}
+    for key in candidates:
+        with suppress(NotFound):
+            infos[key] = reg.storage.stat(key).size
+    if not infos:  # the earlier attempt stopped before the storage side completed
+        try:
+            reg.storage.multipart_complete(session.storage_key, session.storage_upload_id,
+                                           [(p[0], p[1]) for p in session.parts])
+        except NotFound:
+            raise BlobUploadUnknown("the upload's stored data is gone; start the upload again",
+                                    detail={"upload": session.id}) from None
+        infos[session.storage_key] = reg.storage.stat(session.storage_key).size
+    for key in candidates:
+        if infos.get(key) == session.offset and _hash_object(
+                reg, key, expected.algorithm) == str(expected):
+            return key
+    return None
 
 
 #: What finishing found: the blob in memory, the storage key of the verified object, or None
@@ -373,20 +367,27 @@ def _completed_object(reg: Registry, session: UploadSession, expected: Digest) -
 _Content = bytes | str | None
 
 
-def _finish_storage(reg: Registry, writer: _Writer, expected: Digest) -> _Content:
-    """Write what remains, verify the digest, complete the storage side; no connection held."""
+def _finish_storage(reg: Registry, writer: _Writer, expected: Digest,
+                    claim: _Claim | None) -> _Content:
+    """Write what remains, verify the digest, complete the storage side; no connection held.
+
+    Before a multipart upload is completed, the row records the final state and the digest
+    (``finishing``): a retry after a crash between completion and commit then goes to
+    :func:`_completed_object` instead of writing to a multipart upload that is gone.
+    """
     s = writer.session
     same_algorithm = expected.algorithm == s.algorithm
     data = writer.flush()
     if data is not None:
         digest = writer.hasher.digest() if same_algorithm else _digest_bytes(data, expected)
         return data if digest == str(expected) else None
-    if not writer.detached and same_algorithm and writer.hasher.digest() != str(expected):
+    if same_algorithm and writer.hasher.digest() != str(expected):
         writer.storage.multipart_abort(s.storage_key, s.storage_upload_id or "")
         return None
+    if claim is not None:
+        s.tail, s.hash_state, s.finishing = b"", writer.hasher.state(), str(expected)
+        claim.save(release=False)
     writer.complete()
-    if writer.detached:
-        return _completed_object(reg, s, expected)
     if not same_algorithm and _hash_object(reg, s.storage_key, expected.algorithm) != str(
             expected):
         reg.storage.delete(s.storage_key)
@@ -443,12 +444,17 @@ def finish_upload(reg: Registry, repository: str, upload_id: str, digest: str | 
     claim = _Claim.take(reg, repository, upload_id, lease)
     session = claim.session
     try:
-        writer = _Writer(reg, session, claim, may_detach=True)
-        if session.offset == 0 and expected.algorithm != session.algorithm:
-            session.algorithm = expected.algorithm
-            writer.hasher = ResumableHash(expected.algorithm)
-        writer.append(chunks, parsed_range, content_length)
-        content = _finish_storage(reg, writer, expected)
+        if session.finishing is not None:
+            for _ in chunks:  # the final chunk again: already part of the completed object
+                pass
+            content = _completed_object(reg, session, expected)
+        else:
+            writer = _Writer(reg, session, claim)
+            if session.offset == 0 and expected.algorithm != session.algorithm:
+                session.algorithm = expected.algorithm
+                writer.hasher = ResumableHash(expected.algorithm)
+            writer.append(chunks, parsed_range, content_length)
+            content = _finish_storage(reg, writer, expected, claim)
         with reg.db.transaction() as cur:
             if not upload_rows.delete_claimed(cur, session.id, claim.token):
                 claim.lost()
@@ -482,7 +488,7 @@ def upload_whole(reg: Registry, repository: str, digest: str, chunks: Iterable[b
     writer = _Writer(reg, session)
     try:
         writer.append(chunks, None, content_length)
-        content = _finish_storage(reg, writer, expected)
+        content = _finish_storage(reg, writer, expected, None)
         if content is not None:
             with reg.db.transaction() as cur:
                 _commit_blob(reg, cur, repository, content, str(expected), session.offset)

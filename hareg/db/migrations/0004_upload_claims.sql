@@ -10,3 +10,8 @@
 
 ALTER TABLE uploads ADD COLUMN claimed_by uuid;
 ALTER TABLE uploads ADD COLUMN claimed_until timestamptz;
+
+-- The digest a PUT is finishing the upload with, set (with the final offset, parts and hash
+-- state) before the storage side completes: a retry after a crash between storage completion
+-- and commit knows the object is, or is about to be, complete, and verifies and commits it.
+ALTER TABLE uploads ADD COLUMN finishing text;
