@@ -443,6 +443,7 @@ def finish_upload(reg: Registry, repository: str, upload_id: str, digest: str | 
     parsed_range = parse_content_range(content_range)
     claim = _Claim.take(reg, repository, upload_id, lease)
     session = claim.session
+    content: _Content
     try:
         if session.finishing is not None:
             for _ in chunks:  # the final chunk again: already part of the completed object
