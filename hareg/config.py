@@ -41,6 +41,7 @@ class ServerConfig:
     graceful_timeout: int = 30
     trusted_proxies: tuple[str, ...] = ()
     drain_seconds: int = 0
+    upload_idle_timeout: int = 60
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
                              error="expected HOST:PORT or unix:PATH"),
         graceful_timeout=validate.Range(min=1),
         trusted_proxies=_ip_network,
+        upload_idle_timeout=validate.Range(min=0),
     )),
     "database": (DatabaseConfig, _section_schema(
         DatabaseConfig,

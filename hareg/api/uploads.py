@@ -5,15 +5,72 @@ end-13 (status) and end-14 (cancel)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import ClientDisconnected
 
 from ..auth.web import pullable
 from ..registry import blobs, uploads
 from ..registry.names import parse_digest
-from ..registry.uploads import UploadSession
+from ..registry.uploads import UploadIdle, UploadSession
 from .http import body_chunks, registry, upload_location
 
 bp = Blueprint("uploads", __name__)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A socket read timeout, possibly wrapped (werkzeug turns read errors into
+    ClientDisconnected with the timeout as its context)."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, socket.timeout | TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def _upload_body() -> Iterator[bytes]:
+    """The body of a PATCH or PUT; a read that waited longer than the idle timeout raises
+    UploadIdle (408, connection closed; the upload stays at its previous offset)."""
+    try:
+        yield from body_chunks()
+    except (OSError, ClientDisconnected) as exc:
+        if not _timed_out(exc):
+            raise
+        sock = request.environ.get("gunicorn.socket")
+        if sock is not None:
+            # The rest of the body will not be read: end the connection after the answer
+            # (gunicorn would otherwise wait for the body to drain before the next request).
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RD)
+        raise UploadIdle() from None
+
+
+@contextmanager
+def _idle_timeout() -> Iterator[None]:
+    """Give every read of the client socket ``[server] upload_idle_timeout`` seconds.
+
+    Under gunicorn the socket is in the environ; gevent sockets apply the timeout to each
+    ``recv``, so a client that trickles bytes more slowly than that is cut, and one that sends
+    steadily is not (gunicorn's own ``timeout`` is a worker heartbeat under gevent, not a read
+    timeout). Without a socket (tests with a WSGI client) nothing is set.
+    """
+    sock = request.environ.get("gunicorn.socket")
+    seconds = current_app.config["HAREG_CONFIG"].server.upload_idle_timeout
+    if sock is None or not seconds:
+        yield
+        return
+    previous = sock.gettimeout()
+    sock.settimeout(seconds)
+    try:
+        yield
+    finally:
+        sock.settimeout(previous)
 
 
 def _session_headers(name: str, session: UploadSession) -> dict[str, str]:
@@ -51,16 +108,19 @@ def start_upload(name: str) -> Response:
 
 @bp.patch("/v2/<path:name>/blobs/uploads/<upload_id>")
 def patch_upload(name: str, upload_id: str) -> Response:
-    session = uploads.append_chunk(registry(), name, upload_id, body_chunks(),
-                                   request.content_length, request.headers.get("Content-Range"))
+    with _idle_timeout():
+        session = uploads.append_chunk(registry(), name, upload_id, _upload_body(),
+                                       request.content_length,
+                                       request.headers.get("Content-Range"))
     return Response(status=202, headers=_session_headers(name, session))
 
 
 @bp.put("/v2/<path:name>/blobs/uploads/<upload_id>")
 def finish_upload(name: str, upload_id: str) -> Response:
-    digest = uploads.finish_upload(registry(), name, upload_id, request.args.get("digest"),
-                                   body_chunks(), request.content_length,
-                                   request.headers.get("Content-Range"))
+    with _idle_timeout():
+        digest = uploads.finish_upload(registry(), name, upload_id, request.args.get("digest"),
+                                       _upload_body(), request.content_length,
+                                       request.headers.get("Content-Range"))
     return _created(name, digest)
 
 

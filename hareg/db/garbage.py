@@ -109,8 +109,10 @@ def blob_is_garbage(planned: bool) -> str:
     )
 
 
-#: Upload ``u`` is abandoned: idle for longer than ``upload_max_age``.
-UPLOAD_ABANDONED = older_than("u.updated_at", "%(max_age)s")
+#: Upload ``u`` is abandoned: idle for longer than ``upload_max_age`` and not claimed right now
+#: by a PATCH or PUT (a live claim: ``claimed_until`` in the future).
+UPLOAD_ABANDONED = (f"{older_than('u.updated_at', '%(max_age)s')}"
+                    " AND (u.claimed_until IS NULL OR u.claimed_until < now())")
 
 #: Repository ``r`` is old enough to go once empty.
 REPOSITORY_OLD = older_than("r.created_at")

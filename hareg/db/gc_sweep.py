@@ -126,8 +126,10 @@ def delete_blobs(cur: cursor, digests: list[str]) -> None:
 def lock_abandoned_uploads(cur: cursor, ids: list[str], max_age: int) -> set[str]:
     """Lock the uploads among ``ids`` that are still abandoned; the ids locked.
 
-    A PATCH in progress holds its row FOR UPDATE, so SKIP LOCKED passes over it, and the age
-    is judged on the locked row.
+    A PATCH or PUT in progress holds a live claim on its row (``UPLOAD_ABANDONED`` excludes
+    it), and the condition is judged on the locked row: a claim committed before the lock is
+    seen; a claim attempted after it waits for the sweep's commit and finds no row. SKIP
+    LOCKED passes over rows a cancel (or a previous release's PATCH) has locked.
     """
     cur.execute(
         "SELECT u.id::text FROM uploads u WHERE u.id = ANY(%(ids)s::uuid[])"
