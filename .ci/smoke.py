@@ -9,6 +9,7 @@ client must not come from the venv under test.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -172,10 +173,8 @@ class Server:
     def kill(self) -> None:
         """Last resort on failure: SIGKILL the server's whole session."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=30)
 
     def dump_log(self) -> None:

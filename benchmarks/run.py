@@ -516,8 +516,8 @@ def resource_table(summary: list[dict[str, Any]], s3: bool) -> str:
                f"{_fmt(h and h['growth_mib'], 1)} / {_fmt(d and d['growth_mib'], 1)}",
                f"{_fmt(h and h['client_cpu_pct'], 0)} / {_fmt(d and d['client_cpu_pct'], 0)}"]
         if s3:
-            row += [f"{_fmt(h and h['s3_calls_per_op'], 1)} / "
-                    f"{_fmt(d and d['s3_calls_per_op'], 1)}",
+            row += [(f"{_fmt(h and h['s3_calls_per_op'], 1)} / "
+                     f"{_fmt(d and d['s3_calls_per_op'], 1)}"),
                     f"{_fmt(h and h['s3_cpu_s'], 1)} / {_fmt(d and d['s3_cpu_s'], 1)}"]
         rows.append(row)
     header = ["scenario", "CPU per", "hareg CPU", "+ its PG", "distr. CPU",
@@ -650,29 +650,37 @@ def report(result: dict[str, Any]) -> str:
     """The tables and notes of one run, as reStructuredText."""
     meta, summary = result["meta"], result["summary"]
     parts = [
-        f"``{meta['command']}`` — storage {meta['storage']}, {meta['reps']} repetition(s) "
-        f"(medians), {meta['cores']} cores, hareg {meta['hareg_workers']} workers, "
-        f"distribution {meta['distribution']}, {meta['duration_s']:.0f} s, load average "
-        f"{meta['loadavg_before'][0]:.1f} before / {meta['loadavg_after'][0]:.1f} after.",
+        (
+            f"``{meta['command']}`` — storage {meta['storage']}, {meta['reps']} repetition(s) "
+            f"(medians), {meta['cores']} cores, hareg {meta['hareg_workers']} workers, "
+            f"distribution {meta['distribution']}, {meta['duration_s']:.0f} s, load average "
+            f"{meta['loadavg_before'][0]:.1f} before / {meta['loadavg_after'][0]:.1f} after."
+        ),
         "",
-        "Speed (req/s rows: p50/p95 latency ms in brackets; ratio = hareg speed / "
-        "distribution speed, > 1 means hareg is faster):",
+        (
+            "Speed (req/s rows: p50/p95 latency ms in brackets; ratio = hareg speed / "
+            "distribution speed, > 1 means hareg is faster):"
+        ),
         "",
         speed_table(summary),
         "",
-        "Resources (CPU seconds per GB moved or per 1,000 requests; peak RSS summed over "
-        "master + workers; RSS rise = largest rise of one process over its RSS before the run; "
-        "client CPU in % of one core):",
+        (
+            "Resources (CPU seconds per GB moved or per 1,000 requests; peak RSS summed over "
+            "master + workers; RSS rise = largest rise of one process over its RSS before the "
+            "run; client CPU in % of one core):"
+        ),
         "",
         resource_table(summary, meta["storage"] == "s3"),
     ]
     gevent = result.get("gevent_check")
     if gevent:
-        parts += ["", f"gevent check: {gevent['concurrency']} concurrent requests, each running "
-                  f"one {gevent['query_ms']} ms query, on one worker: "
-                  f"{gevent['wall_ms_median']:.0f} ms in total (median; serialized would be "
-                  f"{gevent['serialized_ms']} ms); up to {gevent['max_overlapping_queries']} "
-                  "queries overlapped."]
+        parts += ["", (
+            f"gevent check: {gevent['concurrency']} concurrent requests, each running "
+            f"one {gevent['query_ms']} ms query, on one worker: "
+            f"{gevent['wall_ms_median']:.0f} ms in total (median; serialized would be "
+            f"{gevent['serialized_ms']} ms); up to {gevent['max_overlapping_queries']} "
+            "queries overlapped."
+        )]
     extra = notes(summary)
     if extra:
         parts += ["", "Notes:", ""] + [f"- {n}" for n in extra]

@@ -19,7 +19,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,14 +242,10 @@ def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> N
         return
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # the group is ours: start_new_session=True
-    except (ProcessLookupError, PermissionError):
-        pass
     if proc.poll() is None:
         proc.wait(timeout=10)
 
@@ -458,7 +454,7 @@ class Meter:
         u = self.usage
         for pid in self.server.pids():
             u.cpu += cpu_seconds(pid) - self.cpu0.get(pid, 0.0)
-            rss, hwm = memory_kib(pid)
+            hwm = memory_kib(pid)[1]
             u.peak_rss_mib += hwm / 1024
             if pid in self.rss0:
                 u.growth_mib = max(u.growth_mib, (hwm - self.rss0[pid]) / 1024)

@@ -179,7 +179,7 @@ def gc(config: Config, dry_run: bool, orphans: bool, show_history: bool, limit: 
                 print_json(_not_run("busy", str(exc), dry_run, orphans))
             click.echo(f"hareg: {exc}", err=True)
             sys.exit(EXIT_BUSY)
-        except Exception as exc:  # recorded in gc_runs; one line for the operator
+        except Exception as exc:  # noqa: BLE001 - recorded in gc_runs; one line for the operator
             message = one_line(exc)
             if as_json:
                 print_json(_not_run("failed", message, dry_run, orphans))

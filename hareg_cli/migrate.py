@@ -21,7 +21,7 @@ def migrate(config: Config) -> None:
     config = prepared(config, migrate=False)
     try:
         applied = apply_migrations(config.database.url)
-    except Exception as exc:  # one line for the operator, not a traceback
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
         fail(f"migration failed: {one_line(exc)}")
     for mig in applied:
         click.echo(f"applied {mig.version:04d}_{mig.name}")

@@ -70,5 +70,5 @@ def prepared(config: Config, *, require_schema: bool = False, migrate: bool = Tr
         return prepare(config, require_schema=require_schema, migrate=migrate, on_wait=say)
     except (EmbeddedUnavailable, DatabaseUnreachable, NoHaregDatabase) as exc:
         fail(str(exc))
-    except Exception as exc:  # a clear line for the operator, not a traceback
+    except Exception as exc:  # noqa: BLE001 - a clear line for the operator, not a traceback
         fail(f"cannot prepare the database: {one_line(exc)}")

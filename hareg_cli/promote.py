@@ -51,7 +51,7 @@ def promote(config: Config, source: str, target: str, promoted_by: str | None,
         if as_json:
             print_json(_error_body(exc.code, exc.message, exc.detail))
         fail(f"cannot promote: {exc.code}: {exc.message}")
-    except Exception as exc:  # database or storage down: one line, not a traceback
+    except Exception as exc:  # noqa: BLE001 - database or storage down: one line, not a traceback
         message = one_line(exc)
         if as_json:
             print_json(_error_body("UNKNOWN", message, None))

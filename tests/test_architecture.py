@@ -262,20 +262,17 @@ def _paths_to_web(module: str) -> list[list[Edge]]:
             if last.target in seen or last.target.split(".")[0] not in PACKAGES:
                 continue
             seen.add(last.target)
-            for nxt in by_source.get(last.target, []):
-                if (nxt.source, nxt.target) not in ALLOWED_WEB_EDGES:
-                    queue.append([*chain, nxt])
+            queue.extend([*chain, nxt] for nxt in by_source.get(last.target, [])
+                         if (nxt.source, nxt.target) not in ALLOWED_WEB_EDGES)
         if found:
             chains.append(found)
     return chains
 
 
 def test_domain_and_persistence_do_not_import_flask() -> None:
-    problems = []
-    for module in sorted(MODULES):
-        if _under(module, FLASK_FREE):
-            for chain in _paths_to_web(module):
-                problems.append(" => ".join(str(e) for e in chain))
+    problems = [" => ".join(str(e) for e in chain)
+                for module in sorted(MODULES) if _under(module, FLASK_FREE)
+                for chain in _paths_to_web(module)]
     assert not problems, (
         "hareg.registry, hareg.db and hareg.storage must not import flask or werkzeug"
         " (directly or through hareg modules):\n" + "\n".join(f"  {p}" for p in problems))

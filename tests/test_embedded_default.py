@@ -10,6 +10,7 @@ sent to the whole process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -49,9 +50,9 @@ def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
             cwd = info.get("cwd") or ""
             if proc.status() == psutil.STATUS_ZOMBIE:
                 continue
-            if "postgres" in name or "postgres" in text:
-                if root in text or cwd.startswith(root):
-                    found.append(proc)
+            is_postgres = "postgres" in name or "postgres" in text
+            if is_postgres and (root in text or cwd.startswith(root)):
+                found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
@@ -126,10 +127,8 @@ class DefaultServe:
         for pgid in self.pgids:
             reap_group_of(pgid, timeout=0.5)
         for proc in _postgres_processes(self.cwd):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.kill()
-            except psutil.NoSuchProcess:
-                pass
 
     def log(self) -> str:
         try:

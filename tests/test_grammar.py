@@ -229,7 +229,7 @@ def test_config_still_takes_good_values(section: str, key: str, value: str) -> N
     ("HAREG_AUTH_REALM", "\n"),
 ])
 def test_auth_settings_refuse_a_final_newline(variable: str, value: str) -> None:
-    with pytest.raises(ConfigError, match="auth.realm"):
+    with pytest.raises(ConfigError, match=r"auth\.realm"):
         load_config(env={variable: value})
 
 

@@ -31,8 +31,8 @@ def test_check_summary_counts_in_proper_plurals() -> None:
     report.unknown_examples = ["blobs/a", "blobs/b", "repositories/x"]
     report.missing = [Missing(TAG, "x:1", "repositories/x/_manifests/tags/1/current/link")]
     assert list(summarize(report))[1:] == [
-        "info: 3 objects no row knows, garbage collection removes them (2 blobs,"
-        " 1 layer link); e.g.:",
+        ("info: 3 objects no row knows, garbage collection removes them (2 blobs,"
+         " 1 layer link); e.g.:"),
         "  blobs/a", "  blobs/b", "  repositories/x",
         "missing objects (kind, row: key):",
         "  tag x:1: repositories/x/_manifests/tags/1/current/link",

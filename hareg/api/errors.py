@@ -57,5 +57,5 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
+        log.error("unhandled error", exc_info=exc)
         return error_response(500, "UNKNOWN", "internal error")

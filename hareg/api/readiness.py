@@ -63,7 +63,7 @@ def _run_threads(probes: Mapping[str, Callable[[], None]], deadline: float
         try:
             probe()
             outcome[name] = None
-        except BaseException as exc:  # reported, whatever it is
+        except BaseException as exc:  # noqa: BLE001 - reported as the probe's problem, whatever it is
             outcome[name] = exc
 
     threads = [threading.Thread(target=run, args=item, daemon=True, name=f"readyz-{item[0]}")

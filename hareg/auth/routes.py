@@ -10,8 +10,6 @@ GET/HEAD of the paths in PUBLIC_PATHS need nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from flask import Flask
 
 from .access import Need
@@ -58,10 +56,7 @@ def required_need(endpoint: str | None, method: str, path: str) -> Need | None:
 
 def unprotected_routes(app: Flask) -> list[str]:
     """Every ``METHOD path (endpoint)`` of ``app`` without an entry: must be empty."""
-    missing = []
-    for rule in app.url_map.iter_rules():
-        methods: Iterable[str] = sorted(rule.methods or ())
-        for method in methods:
-            if required_need(rule.endpoint, method, rule.rule) is None:
-                missing.append(f"{method} {rule.rule} ({rule.endpoint})")
-    return missing
+    return [f"{method} {rule.rule} ({rule.endpoint})"
+            for rule in app.url_map.iter_rules()
+            for method in sorted(rule.methods or ())
+            if required_need(rule.endpoint, method, rule.rule) is None]

@@ -142,10 +142,9 @@ class LoginThrottle:
         user, addr = user[:MAX_KEY_CHARS], address_key(address)
         now = self._clock()
         with self._lock:
-            reached = [kind for kind, windows, key in (
+            return [kind for kind, windows, key in (
                 (PAIR, self._pairs, (user, addr)), (ADDRESS, self._addresses, addr),
                 (USER, self._users, user)) if windows.add(key, now)]
-        return reached
 
     def succeeded(self, user: str, address: str | None) -> None:
         user, addr = user[:MAX_KEY_CHARS], address_key(address)

@@ -15,6 +15,7 @@ process out stops the server. :func:`start_embedded` sends that logger to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import warnings
@@ -58,10 +59,9 @@ def start_embedded(data_dir: Path) -> str:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
             if cur.fetchone() is None:
-                try:
+                # another process may have created it first
+                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
                     cur.execute(f"CREATE DATABASE {DATABASE}")
-                except psycopg2.errors.DuplicateDatabase:
-                    pass  # another process created it first
     finally:
         conn.close()
     _announce(f"embedded PostgreSQL in {data_dir / 'postgres'} (log: {log_file})")
@@ -90,4 +90,5 @@ def _announce(message: str) -> None:
     if logging.getLogger().handlers:
         log.info(message)
     else:
-        print(f"hareg: {message}", file=sys.stderr, flush=True)
+        sys.stderr.write(f"hareg: {message}\n")
+        sys.stderr.flush()

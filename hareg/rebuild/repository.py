@@ -131,9 +131,9 @@ class RepositoryJob:
             report.error("manifest", "revision link without blob data (payload missing)",
                          repository=name, digest=digest)
         repo_id, existing, tag_times = self._existing()
-        if not (self.linked or self.present or keys.tags):
-            if repo_id is None or not self.options.prune:
-                return  # only uploads or dangling links: nothing to record
+        if (not (self.linked or self.present or keys.tags)
+                and (repo_id is None or not self.options.prune)):
+            return  # only uploads or dangling links: nothing to record
         report.count("manifests", "existing", len(self.present.keys() & existing))
         manifests, targets = self._read(existing, tag_times)
         with self._units() as unit:

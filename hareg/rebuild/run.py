@@ -83,7 +83,7 @@ class Run:
             status = "interrupted"
         except RebuildBusy:
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any failure ends the run as RebuildFailed
             self._shutdown()
             cause = self.fatal or exc
             summary = self.report.summary("failed", time.monotonic() - start, self.options)
@@ -108,12 +108,12 @@ class Run:
         if self.options.dry_run:
             yield
             return
-        with Session(self.db.session_url, "hareg-rebuild") as session:  # closing releases the lock
-            with session.cursor() as cur:
-                if not locks.try_session_lock(cur, locks.GC, locks.GC_NAME):
-                    raise RebuildBusy("a garbage collection sweep or another rebuild-db is "
-                                      "running (it holds the GC lock); try again when it ends")
-                yield
+        # closing the session releases the lock
+        with Session(self.db.session_url, "hareg-rebuild") as session, session.cursor() as cur:
+            if not locks.try_session_lock(cur, locks.GC, locks.GC_NAME):
+                raise RebuildBusy("a garbage collection sweep or another rebuild-db is "
+                                  "running (it holds the GC lock); try again when it ends")
+            yield
 
     @contextmanager
     def tx(self) -> Iterator[cursor]:

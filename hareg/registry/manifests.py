@@ -242,10 +242,7 @@ def apply_tags(reg: Registry, cur: cursor, moves: Sequence[TagMove], manifest_id
 def get_manifest(reg: Registry, repository: str, reference: str,
                  with_payload: bool = True) -> StoredManifest:
     by_digest = looks_like_digest(reference)
-    if by_digest:
-        key = str(parse_digest(reference))
-    else:
-        key = validate_tag(reference)
+    key = str(parse_digest(reference)) if by_digest else validate_tag(reference)
     with reg.db.read() as cur:
         if by_digest:
             row = manifest_rows.find_by_digest(cur, repository, key, with_payload)

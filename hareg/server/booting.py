@@ -38,7 +38,7 @@ def stop_while_booting() -> None:
     for _ in range(100):
         try:
             queued = pending.get_nowait()
-        except Exception:  # queue.Empty, or a gunicorn whose queue looks different
+        except Exception:  # noqa: BLE001 - queue.Empty, or a gunicorn whose queue looks different
             break
         if queued in _STOP_SIGNALS:
             os._exit(0)

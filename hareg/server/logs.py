@@ -147,4 +147,5 @@ def announce(message: str, level: int = logging.INFO) -> None:
     if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
         logging.getLogger("hareg").log(level, message)
     else:
-        print(f"hareg: {message}", file=sys.stderr, flush=True)
+        sys.stderr.write(f"hareg: {message}\n")
+        sys.stderr.flush()

@@ -148,7 +148,7 @@ def recording() -> Iterator[None]:
     global _LAST_FAILURE_LOG
     try:
         yield
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - metrics never fail a request
         if time.monotonic() - _LAST_FAILURE_LOG > 60:
             _LAST_FAILURE_LOG = time.monotonic()
             log.warning("metrics: cannot record a sample: %s: %s", type(exc).__name__, exc)
@@ -182,7 +182,7 @@ class UploadSessionsCollector:
         try:
             with self.db.read() as cur:
                 count, oldest = db_metrics.upload_sessions(cur)
-        except Exception as exc:  # a scrape must not fail because the database is away
+        except Exception as exc:  # noqa: BLE001 - a scrape must not fail with the database away
             log.warning("metrics: cannot count upload sessions: %s", exc)
             return
         yield GaugeMetricFamily("hareg_upload_sessions_open",

@@ -11,6 +11,7 @@ after SIGCONT the server recovers by itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -67,10 +68,8 @@ class FrozenCluster:
     def thaw(self) -> None:
         pids, self.frozen = self.frozen, []
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture

@@ -136,10 +136,8 @@ def test_refused_manifests_with_unknown_blobs_leave_nothing(
     push_blob(session, srv.url, elsewhere, foreign.data)
     before = snapshot(storage)
     for i in range(20):
-        if i % 2:
-            missing = [pushed, random_blob(100)]  # one layer pushed, one not
-        else:
-            missing = [foreign]
+        # odd rounds: one layer pushed, one not
+        missing = [pushed, random_blob(100)] if i % 2 else [foreign]
         m = _padded(missing, 256 * 1024)
         reference = m.digest if i % 3 else "latest"
         resp = _put(session, srv.url, repo, reference, m, ["v1", f"t{i}"] if i % 4 == 0 else None)

@@ -53,8 +53,8 @@ def test_public_key_files(tmp_path: Path) -> None:
     assert [k.algorithms for k in pem] == [("ES256",), ("RS256", "RS384", "RS512")]
     jwks = parse_public_keys((tmp_path / "jwks.json").read_bytes(), "jwks.json")
     assert jwks[0].kid == "ext-1" and jwks[0].algorithms == ("RS256",)
-    for bad in (b"", b"{}", b"{\"keys\": 3}", b"-----BEGIN PRIVATE KEY-----\nAA\n"
-                b"-----END PRIVATE KEY-----\n", b"{not json"):
+    for bad in (b"", b"{}", b"{\"keys\": 3}",
+                b"-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----\n", b"{not json"):
         with pytest.raises(ValueError):
             parse_public_keys(bad, "bad")
 

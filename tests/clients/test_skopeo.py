@@ -188,10 +188,8 @@ def assert_same_closure(src: Path, out: Path, tag: str) -> dict[str, str]:
 
 def debug_requests(stderr: str) -> list[tuple[str, str]]:
     """(method, unquoted URL) of each HTTP request in a ``skopeo --debug`` log."""
-    found = []
-    for match in re.finditer(r'msg="(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+)"', stderr):
-        found.append((match.group(1), unquote(match.group(2))))
-    return found
+    return [(match.group(1), unquote(match.group(2)))
+            for match in re.finditer(r'msg="(GET|HEAD|POST|PUT|PATCH|DELETE) (\S+)"', stderr)]
 
 
 def manifest_of(layout: Path, digest: str) -> dict[str, Any]:

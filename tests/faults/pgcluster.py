@@ -11,6 +11,7 @@ tests.fixtures.postgres does for the embedded server).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -149,10 +150,8 @@ class PgCluster:
 
     def thaw(self) -> None:
         for pid in reversed(self._frozen):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
         self._frozen = []
         self.frozen = False
 

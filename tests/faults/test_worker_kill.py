@@ -18,6 +18,7 @@ session is stuck.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -59,10 +60,9 @@ class KillPoint:
 
 def _request_in_thread(method: str, url: str, **kwargs: object) -> threading.Thread:
     def run() -> None:
-        try:
+        # the worker was killed: the answer is lost, as intended
+        with contextlib.suppress(requests.RequestException):
             requests.request(method, url, timeout=60, **kwargs)  # type: ignore[arg-type]
-        except requests.RequestException:
-            pass  # the worker was killed: the answer is lost, as intended
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

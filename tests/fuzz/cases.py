@@ -42,7 +42,7 @@ QUERY_POOLS: dict[str, list[str]] = {
     "digest": DIGESTS,
     "mount": DIGESTS,
     "from": NAMES + TEXT,
-    "artifactType": TEXT + ["application/vnd.example+json", "a/" + "b" * 300],
+    "artifactType": [*TEXT, "application/vnd.example+json", "a/" + "b" * 300],
     "tag": TAGS,
     "digest-algorithm": ["sha256", "sha512", "md5", "\x00", HUGE],
     "scope": ["repository:a:pull", "x", "\x00", "repository:" + "a" * 600 + ":pull"],

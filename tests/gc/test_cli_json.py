@@ -132,8 +132,8 @@ def test_gc_text_counts_are_proper_plurals(env: Env, tmp_path: Path) -> None:
     assert "the sweep would delete 3 repository links:" in lines
     assert "the sweep would abort 0 abandoned uploads:" in lines
     assert "the sweep would delete 0 empty repositories:" in lines
-    assert ": would delete 0 tags, 1 manifest, 3 links, 4 blobs, 0 uploads, 0 repositories," \
-           " 0 orphans; " in lines[-1]
+    assert (": would delete 0 tags, 1 manifest, 3 links, 4 blobs, 0 uploads, 0 repositories,"
+            " 0 orphans; ") in lines[-1]
 
 
 def test_promote_json(env: Env, tmp_path: Path) -> None:

@@ -113,9 +113,8 @@ def test_a_sweep_with_a_direct_session_url_works_and_releases_its_locks(
 def test_a_session_checks_that_its_connection_is_its_own(
         pg: PostgresAdmin, pgbouncer) -> None:
     direct = pg.fresh_database("hareg_pgb")
-    with Session(direct, "hareg-test") as session:  # direct: accepted
-        with session.cursor() as cur:
-            cur.execute("SELECT 1")
+    with Session(direct, "hareg-test") as session, session.cursor() as cur:  # direct: accepted
+        cur.execute("SELECT 1")
     for _ in range(3):  # refused every time, not by luck
         with pytest.raises(NotASession, match=r"\[database\] session_url"):
             Session(pgbouncer.route(direct), "hareg-test", lock_timeout="200ms")

@@ -96,7 +96,7 @@ def test_gc_settings_come_from_the_file_and_the_environment(tmp_path: Path) -> N
     assert config.gc.grace_seconds == 900 and config.gc.schedule_seconds == 6 * 3600
     assert config.gc.keep_referrers is False and config.gc.upload_max_age_seconds == 86400
     assert config.retention == (RetentionRule("dev/**", keep_last=3),)
-    with pytest.raises(ConfigError, match="gc.grace_period"):
+    with pytest.raises(ConfigError, match=r"gc\.grace_period"):
         load_config(None, env={"HAREG_GC_GRACE_PERIOD": "soon"})
 
 

@@ -6,6 +6,7 @@ the production one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -100,10 +101,8 @@ class Nginx:
     def log_tail(self, limit: int = 6000) -> str:
         parts = []
         for name in ("error.log", "stderr.log"):
-            try:
+            with contextlib.suppress(OSError):
                 parts.append((self.prefix / name).read_text(errors="replace")[-limit:])
-            except OSError:
-                pass
         return "\n".join(parts)
 
     def access_log(self) -> list[str]:

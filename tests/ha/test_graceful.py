@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ class SlowDownload(threading.Thread):
                     time.sleep(ahead)
             self.digest = f"sha256:{hasher.hexdigest()}"
             sock.close()
-        except BaseException as exc:  # reported by the test
+        except BaseException as exc:  # noqa: BLE001 - reported by the test, whatever it is
             self.error = exc
             self.started_body.set()
 
@@ -165,8 +166,8 @@ def test_metrics_add_up_every_worker_on_the_metrics_port(server_factory: ServerF
 
     # A worker that dies keeps its counts; its replacement adds to them.
     assert server.proc is not None
-    workers = [int(p) for p in
-               open(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read().split()]
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+    workers = [int(p) for p in children.read_text().split()]
     os.kill(workers[0], signal.SIGKILL)
     time.sleep(0.5)
     wait_ready(server)

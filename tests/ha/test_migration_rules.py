@@ -57,9 +57,8 @@ def contract_steps(sql: str) -> list[str]:
     text = strip_sql(sql)
     found = [rule for rule, pattern in RULES if pattern.search(text)]
     created = {name.strip('"') for name in _CREATE_TABLE.findall(text)}
-    for table in _UNIQUE_INDEX.findall(text):
-        if table.strip('"') not in created:
-            found.append(f"CREATE UNIQUE INDEX on existing table {table.lower()}")
+    found.extend(f"CREATE UNIQUE INDEX on existing table {table.lower()}"
+                 for table in _UNIQUE_INDEX.findall(text) if table.strip('"') not in created)
     return found
 
 

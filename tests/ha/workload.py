@@ -232,7 +232,7 @@ class Client:
                         if self.blob_exists(repo, digest):
                             return digest  # the PUT committed; its answer was lost
                         break
-                    if (chunk is None and status != 0) or (chunk is not None and status != len(data)):
+                    if status != (0 if chunk is None else len(data)):
                         break  # inconsistent: start over
             self._recover("upload restarted", budget)
 

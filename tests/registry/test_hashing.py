@@ -28,6 +28,7 @@ DATA = RNG.randbytes(3 * 1024 * 1024 + 17)
 
 # FIPS 180-4 initial hash values, to pin the on-disk format independently of
 # OpenSSL: states live in PostgreSQL and must stay readable across releases.
+# fmt: off
 IV = {
     "sha256": (
         0x6A09E667,
@@ -38,7 +39,7 @@ IV = {
         0x9B05688C,
         0x1F83D9AB,
         0x5BE0CD19,
-    ),  # fmt: skip
+    ),
     "sha512": (
         0x6A09E667F3BCC908,
         0xBB67AE8584CAA73B,
@@ -48,8 +49,9 @@ IV = {
         0x9B05688C2B3E6C1F,
         0x1F83D9ABFB41BD6B,
         0x5BE0CD19137E2179,
-    ),  # fmt: skip
+    ),
 }
+# fmt: on
 FORMAT = {"sha256": "<BB8III64sII", "sha512": "<BB8QQQ128sII"}
 ALGO_ID = {"sha256": 1, "sha512": 2}
 

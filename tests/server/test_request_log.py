@@ -75,7 +75,7 @@ def call(server: HaregServer, method: str, path: str, body: bytes | None = None,
     try:
         conn.request(method, path, body=body, headers=all_headers)
         resp = conn.getresponse()
-        return Answer(resp.status, {k: v for k, v in resp.getheaders()}, resp.read())
+        return Answer(resp.status, dict(resp.getheaders()), resp.read())
     finally:
         conn.close()
 
@@ -205,9 +205,9 @@ def _tls_client_hello(port: int) -> None:
     """What skopeo or podman send first when they try HTTPS on a plain-HTTP port."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        with pytest.raises(ssl.SSLError):
-            context.wrap_socket(sock, server_hostname="localhost")
+    with (socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+          pytest.raises(ssl.SSLError)):
+        context.wrap_socket(sock, server_hostname="localhost")
 
 
 def test_every_line_is_json_and_tls_probes_are_not_warnings(server: HaregServer):

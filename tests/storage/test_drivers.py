@@ -485,17 +485,17 @@ def test_s3_prefix_is_applied_and_stripped(s3_server: object) -> None:
 
 
 def test_create_driver(tmp_path: Path, s3_server: object) -> None:
-    base = dict(
-        root="",
-        bucket="",
-        prefix="",
-        endpoint_url="",
-        region="",
-        access_key_id="",
-        secret_access_key="",
-        path_style=False,
-        part_size=8 * MIB,
-    )
+    base = {
+        "root": "",
+        "bucket": "",
+        "prefix": "",
+        "endpoint_url": "",
+        "region": "",
+        "access_key_id": "",
+        "secret_access_key": "",
+        "path_style": False,
+        "part_size": 8 * MIB,
+    }
     fs = create_driver(SimpleNamespace(**{**base, "driver": "filesystem", "root": str(tmp_path)}))
     assert isinstance(fs, FilesystemDriver)
     fs.check()
