@@ -54,7 +54,7 @@ from .names import Digest, parse_digest
 
 #: Seconds a claim lives without renewal. A live PATCH renews it as the body arrives and before
 #: every part it writes; the claim of a request that died blocks its upload at most this long.
-CLAIM_LEASE = 60.0
+CLAIM_LEASE = 15.0
 
 # At most 19 digits: offsets are 64-bit, and int() of a 5,000-digit string raises ValueError.
 _CONTENT_RANGE = re.compile(r"\A(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d{1,19}|\*))?\Z")

@@ -25,13 +25,17 @@ from typing import Any
 
 import psycopg2
 
+from hareg.registry.uploads import CLAIM_LEASE
 from tests.faults.clients import OpenedSession
 from tests.fixtures.server import HaregServer, child_env
 from tests.ha.workload import Client, Image, Stats, run_operation
 from tests.oci import OCTET_STREAM, digest_of, new_session, with_query
 
 REQUEST_TIMEOUT = 30
-SESSION_ATTEMPTS = 3
+SESSION_ATTEMPTS = 12
+#: A session whose request died stays claimed for hareg.registry.uploads.CLAIM_LEASE (then
+#: 416 "another request is writing"): keep trying a little longer than that.
+SESSION_DEADLINE = CLAIM_LEASE + 15
 
 
 @dataclass
@@ -107,7 +111,10 @@ def finish_session(base_url: str, s: OpenedSession) -> tuple[str, str]:
     http = new_session()
     digest = digest_of(s.data)
     answers: list[str] = []
+    deadline = time.monotonic() + SESSION_DEADLINE
     for _ in range(SESSION_ATTEMPTS):
+        if time.monotonic() > deadline:
+            break
         try:
             status = http.get(s.url, timeout=REQUEST_TIMEOUT)
             if status.status_code == 404:
@@ -124,7 +131,7 @@ def finish_session(base_url: str, s: OpenedSession) -> tuple[str, str]:
                     "Content-Range": f"{offset}-{len(s.data) - 1}"})
                 answers.append(f"PATCH from {offset}: {patch.status_code}")
                 if patch.status_code != 202:
-                    time.sleep(0.5)
+                    time.sleep(3.0)
                     continue
             put = http.put(with_query(s.url, {"digest": digest}), timeout=REQUEST_TIMEOUT,
                            headers={"Content-Type": OCTET_STREAM})
@@ -134,7 +141,7 @@ def finish_session(base_url: str, s: OpenedSession) -> tuple[str, str]:
                 if blob.status_code == 200 and blob.content == s.data:
                     return "finished", ""
                 return "stuck", f"{s.url}: finished but the blob pulls back {blob.status_code}"
-            time.sleep(1.0)
+            time.sleep(3.0)
         except OSError as exc:
             answers.append(f"{type(exc).__name__}: {exc}"[:160])
             time.sleep(0.5)
