@@ -251,7 +251,7 @@ def test_cli_json_lists_disagreements(reg: Registry, tmp_path: Path) -> None:
     assert doc["disagreement_counts"] == {
         BAD_REVISION_LINK: 0, BAD_TAG_LINK: 0, LAYER_LINK_WITHOUT_ROW: 0,
         REVISION_LINK_WITHOUT_MANIFEST: 0, TAG_LINK_NAMES_OTHER: 1, TAG_LINK_WITHOUT_TAG: 1}
-    assert doc["links_read"] == 4  # two revision links, two tag current links
+    assert doc["links_read"] == 3  # two revision links, the current link of v1 (a row)
     assert (doc["in_flight_count"], doc["in_flight"]) == (0, [])
 
 
