@@ -10,6 +10,7 @@ hand with hareg.storage.layout, as a crash or a failed request would leave them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from hareg.check.links import (
     TAG_LINK_WITHOUT_TAG,
     Disagreement,
 )
-from hareg.check.objects import LAYER, REVISION, TAG, check_storage
+from hareg.check.objects import LAYER, REVISION, TAG, CheckReport, check_storage, to_json
 from hareg.db import locks
 from hareg.registry import manifests
 from hareg.registry.context import Registry
@@ -267,3 +268,13 @@ def test_cli_verdict_counts_both_kinds_of_problem(reg: Registry, tmp_path: Path)
     assert f"  a/b:ghost: tag link without tag ({ghost})" in lines
     assert lines[-1] == ("problems: 1 row points at an object that does not exist;"
                          " 1 link disagrees with the database")
+
+
+def test_every_json_field_and_problem_is_documented() -> None:
+    """docs/cli-json.rst lists every field of ``hareg check --json`` and every problem."""
+    text = (Path(__file__).parents[2] / "docs" / "cli-json.rst").read_text()
+    section = text.split("``hareg check --json``\n")[1].split("\n``hareg gc --json``")[0]
+    documented = set(re.findall(r"^``(\w+)``", section, re.MULTILINE))
+    doc = to_json(CheckReport())
+    assert set(doc) <= documented, set(doc) - documented
+    assert set(doc["disagreement_counts"]) <= documented
