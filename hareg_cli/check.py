@@ -18,14 +18,18 @@ from .progress import terminal_progress
 @click.command()
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Links read from the storage at once.")
 @json_option
 @config_options
-def check(config: Config, progress: bool | None, as_json: bool) -> None:
+def check(config: Config, progress: bool | None, jobs: int, as_json: bool) -> None:
     """Compare the database with the storage.
 
-    Reports rows whose object is missing (exit status 1) and, as information, objects that
-    no row knows (garbage collection removes those). The last line is the verdict:
-    "ok: ..." or "problems: ...". Safe while the registry serves.
+    Reports rows whose object is missing and tag, revision and layer links that disagree
+    with the rows (what rebuild-db would get wrong), exit status 1; as information, objects
+    that no row knows (garbage collection removes those) and links skipped because a write
+    was in flight. The last line is the verdict: "ok: ..." or "problems: ...". Safe while
+    the registry serves; reads one small object per tag and per manifest.
     """
     from hareg.check.objects import check_storage, summarize, to_json
     from hareg.registry.build import build_registry
@@ -33,7 +37,7 @@ def check(config: Config, progress: bool | None, as_json: bool) -> None:
     config = prepared(config, require_schema=True, migrate=False)
     reg = build_registry(config)
     try:
-        report = check_storage(reg, terminal_progress(progress))
+        report = check_storage(reg, terminal_progress(progress), jobs=jobs)
     except Exception as exc:  # one line for the operator, not a traceback
         message = one_line(exc)
         if as_json:

@@ -1,6 +1,7 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""Compare the database with the bucket: rows whose object is missing, objects no row knows.
+"""Compare the database with the bucket: rows whose object is missing, links that disagree
+with the rows, objects no row knows.
 
 Invariant 3 of docs/architecture.rst says no committed row may point at missing data;
 dangling objects are allowed (garbage collection removes them). :func:`check_storage`
@@ -11,9 +12,14 @@ one request per object, so 10,000 blobs take seconds:
    ``data``, ``repository_blobs`` -> the layer link, ``manifests`` -> the revision link,
    ``tags`` -> the tag's ``current/link``;
 2. list ``blobs/`` and ``repositories/`` once and cross the keys off;
-3. re-check what looks wrong, because pushes and sweeps go on meanwhile: a required key that
+3. read the content of every listed revision link and tag current link (one small GET each,
+   several at a time: hareg.check.links) and compare it with the snapshot;
+4. re-check what looks wrong, because pushes and sweeps go on meanwhile: a required key that
    was not listed is missing only if its row still exists and a ``stat`` of the object
-   fails; an object no row knew is reported only if still no row knows it.
+   fails; an object no row knew is counted only if still no row knows it; a link that
+   disagrees with the rows (hareg.check.links: also a revision, tag or layer link no row
+   knows) is reported only if it still does under its writers' lock, and skipped as in
+   flight when a writer holds that lock.
 
 Used by ``hareg check`` and by the garbage collector's tests (:func:`find_missing_objects`).
 """
@@ -31,9 +37,12 @@ from ..plural import counted
 from ..progress import NoProgress, Progress
 from ..storage import layout
 from ..storage.base import NotFound
+from .kinds import BLOB, JSON_KINDS, LAYER, REVISION, TAG, UPLOAD, label
+from .links import DEFAULT_JOBS, PROBLEMS, Disagreement, Link, confirm, judge, read_links
 
-#: Kinds of rows, each requiring one object.
-BLOB, LAYER, REVISION, TAG, UPLOAD = "blob", "layer link", "revision link", "tag", "upload"
+__all__ = ["BLOB", "JSON_KINDS", "LAYER", "REVISION", "TAG", "UPLOAD", "CheckReport", "Missing",
+           "check_storage", "find_missing_objects", "summarize", "to_json"]
+
 _UNKNOWN_EXAMPLES = 20
 _BATCH = 1000
 
@@ -54,11 +63,14 @@ class CheckReport:
     missing: list[Missing] = field(default_factory=list)
     unknown: Counter[str] = field(default_factory=Counter)
     unknown_examples: list[str] = field(default_factory=list)
+    links_read: int = 0
+    disagreements: list[Disagreement] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)  # keys skipped: a write held the lock
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.missing
+        return not self.missing and not self.disagreements
 
 
 # ------------------------------------------------------------------- rows -> keys
@@ -73,12 +85,6 @@ def _key_of(kind: str, row: tuple[str, ...]) -> str:
     if kind == TAG:
         return layout.tag_current_link(row[0], row[1])
     raise ValueError(kind)
-
-
-def _label(kind: str, row: tuple[str, ...]) -> str:
-    if kind == BLOB:
-        return row[0]
-    return f"{row[0]}:{row[1]}" if kind == TAG else f"{row[0]}@{row[1]}"
 
 
 #: The rows of each kind, as hareg.db.check names them.
@@ -96,24 +102,33 @@ def _existing_rows(db: Any, kind: str, rows: list[tuple[str, ...]]) -> set[tuple
     return found
 
 
-def _snapshot(db: Any, progress: Progress) -> tuple[dict[str, tuple[str, tuple[str, ...]]],
-                                                  set[tuple[str, str]], Counter[str]]:
-    """Required keys -> (kind, row), known upload sessions, row counts; one snapshot."""
-    required: dict[str, tuple[str, tuple[str, ...]]] = {}
-    uploads: set[tuple[str, str]] = set()
-    counts: Counter[str] = Counter()
+@dataclass
+class _Snapshot:
+    required: dict[str, tuple[str, tuple[str, ...]]]  # required key -> (kind, row)
+    uploads: set[tuple[str, str]]                      # known upload sessions
+    targets: dict[tuple[str, ...], str]                # (repository, tag) -> digest
+    counts: Counter[str]                               # rows per kind
+
+
+def _snapshot(db: Any, progress: Progress) -> _Snapshot:
+    """Every row that requires an object, in one REPEATABLE READ snapshot."""
+    snap = _Snapshot({}, set(), {}, Counter())
     with db.transaction(isolation="REPEATABLE READ", read_only=True) as cur:
         for kind, table in _TABLE.items():
-            found = check_rows.all_rows(cur, table)
+            found = (check_rows.tag_targets(cur) if kind == TAG
+                     else check_rows.all_rows(cur, table))
             progress.phase(f"reading {kind} rows", found.total)
-            for row in found.rows:
-                counts[kind] += 1
+            for full in found.rows:
+                row = tuple(full[:2])
+                snap.counts[kind] += 1
                 if kind == UPLOAD:
-                    uploads.add((row[0], row[1]))
+                    snap.uploads.add((row[0], row[1]))
                 else:
-                    required[_key_of(kind, row)] = (kind, tuple(row))
+                    snap.required[_key_of(kind, row)] = (kind, row)
+                if kind == TAG:
+                    snap.targets[row] = full[2]
                 progress.advance()
-    return required, uploads, counts
+    return snap
 
 
 # ------------------------------------------------------------------ keys -> kind
@@ -157,7 +172,7 @@ def _still_missing(reg: Any, suspects: dict[str, tuple[str, tuple[str, ...]]]) -
             try:
                 reg.storage.stat(key)
             except NotFound:
-                missing.append(Missing(kind, _label(kind, row), key))
+                missing.append(Missing(kind, label(kind, row), key))
     return sorted(missing, key=lambda m: (m.kind, m.row))
 
 
@@ -173,30 +188,44 @@ def _still_unknown(reg: Any, unknown: dict[str, tuple[str, tuple[str, ...]]]) ->
 
 # --------------------------------------------------------------------- the check
 
-def check_storage(reg: Any, progress: Progress | None = None) -> CheckReport:
-    """Compare ``reg.db`` with ``reg.storage`` (a :class:`hareg.registry.context.Registry`)."""
+def check_storage(reg: Any, progress: Progress | None = None, *, links: bool = True,
+                  jobs: int = DEFAULT_JOBS) -> CheckReport:
+    """Compare ``reg.db`` with ``reg.storage`` (a :class:`hareg.registry.context.Registry`).
+
+    With ``links`` (the default) the content of revision and tag links is read, ``jobs`` at
+    a time, and links that disagree with the rows are reported; without, only rows whose
+    object is missing and objects no row knows."""
     progress = progress or NoProgress()
     started = time.monotonic()
     report = CheckReport()
     try:
-        required, uploads, report.rows = _snapshot(reg.db, progress)
+        snap = _snapshot(reg.db, progress)
+        required, report.rows = snap.required, snap.counts
         unknown: dict[str, tuple[str, tuple[str, ...]]] = {}
+        to_read: list[Link] = []
         for key in _listing(reg.storage, progress):
             report.objects += 1
-            if required.pop(key, None) is not None:
+            known = required.pop(key, None)
+            if known is not None:
+                if links and known[0] in (REVISION, TAG):
+                    to_read.append(Link(known[0], known[1], key))
                 continue
             found = _classify(key)
             if found is None:
                 continue
-            if found[0] == UPLOAD:
-                if found[1] not in uploads:
-                    unknown[key] = found
-            else:
+            if found[0] != UPLOAD or found[1] not in snap.uploads:
                 unknown[key] = found
+        candidates = _read_links(reg, snap, to_read, jobs, progress) if links else []
+        report.links_read = len(to_read)
         progress.phase("re-checking differences", len(required) + len(unknown))
         report.missing = _still_missing(reg, required)
         still = _still_unknown(reg, unknown)
         progress.advance(len(required) + len(unknown))
+        if links:
+            candidates += [Link(kind, unknown[key][1], key) for key, kind in still.items()
+                           if kind in (REVISION, TAG, LAYER)]
+            progress.phase("confirming links that disagree", len(candidates))
+            report.disagreements, report.in_flight = confirm(reg, candidates, jobs, progress)
     finally:
         progress.close()
     report.unknown = Counter(still.values())
@@ -205,14 +234,25 @@ def check_storage(reg: Any, progress: Progress | None = None) -> CheckReport:
     return report
 
 
+def _read_links(reg: Any, snap: _Snapshot, to_read: list[Link], jobs: int,
+                progress: Progress) -> list[Link]:
+    """Links whose content disagrees with the snapshot (candidates, to be confirmed). A link
+    gone since the listing goes back to ``snap.required``: a missing-object suspect."""
+    progress.phase("reading links", len(to_read))
+    candidates = []
+    for link, content in read_links(reg.storage, to_read, jobs, progress):
+        if content is None:
+            snap.required[link.key] = (link.kind, link.row)
+            continue
+        row = snap.targets.get(link.row) if link.kind == TAG else link.row[1]
+        if judge(link, content, row) is not None:
+            candidates.append(link)
+    return candidates
+
+
 def find_missing_objects(reg: Any, progress: Progress | None = None) -> list[Missing]:
     """Rows whose object is missing from storage (empty when invariant 3 holds)."""
-    return check_storage(reg, progress).missing
-
-
-#: The kinds as JSON keys (``hareg check --json``, docs/cli-json.rst).
-JSON_KINDS = {BLOB: "blobs", LAYER: "layer_links", REVISION: "revision_links", TAG: "tags",
-              UPLOAD: "uploads"}
+    return check_storage(reg, progress, links=False).missing
 
 
 def _counts(counter: Counter[str]) -> str:
@@ -231,15 +271,34 @@ def summarize(report: CheckReport) -> Iterable[str]:
                f" {'it' if total == 1 else 'them'} ({_counts(report.unknown)}); e.g.:")
         for key in report.unknown_examples:
             yield f"  {key}"
+    if report.in_flight:
+        n = len(report.in_flight)
+        yield (f"info: {counted(n, 'link')} skipped, a write in flight holds"
+               f" {'its lock' if n == 1 else 'their locks'} (check again to include"
+               f" {'it' if n == 1 else 'them'}); e.g.:")
+        for key in report.in_flight[:_UNKNOWN_EXAMPLES]:
+            yield f"  {key}"
     if report.missing:
         yield "missing objects (kind, row: key):"
         for m in report.missing:
             yield f"  {m.kind} {m.row}: {m.key}"
-        n = len(report.missing)
-        yield (f"problems: {counted(n, 'row')} {'points' if n == 1 else 'point'} at"
-               f" {'an object that does' if n == 1 else 'objects that do'} not exist")
-    else:
+    if report.disagreements:
+        yield "links that disagree with the database (row: problem (key)):"
+        for d in report.disagreements:
+            yield f"  {d.row}: {d.message()} ({d.key})"
+    if report.ok:
         yield "ok: every row's object exists"
+        return
+    problems = []
+    if report.missing:
+        n = len(report.missing)
+        problems.append(f"{counted(n, 'row')} {'points' if n == 1 else 'point'} at"
+                        f" {'an object that does' if n == 1 else 'objects that do'} not exist")
+    if report.disagreements:
+        n = len(report.disagreements)
+        problems.append(f"{counted(n, 'link')} {'disagrees' if n == 1 else 'disagree'}"
+                        " with the database")
+    yield "problems: " + "; ".join(problems)
 
 
 def to_json(report: CheckReport | None, error: str | None = None) -> dict[str, Any]:
@@ -263,5 +322,14 @@ def to_json(report: CheckReport | None, error: str | None = None) -> dict[str, A
         "unknown_count": sum(report.unknown.values()),
         "unknown": {JSON_KINDS[k]: report.unknown.get(k, 0) for k in JSON_KINDS},
         "unknown_examples": list(report.unknown_examples),
+        "links_read": report.links_read,
+        "disagreement_count": len(report.disagreements),
+        "disagreement_counts": {p: sum(d.problem == p for d in report.disagreements)
+                                for p in PROBLEMS},
+        "disagreements": [{"problem": d.problem, "kind": JSON_KINDS[d.kind], "row": d.row,
+                           "key": d.key, "link": d.link, "database": d.database}
+                          for d in report.disagreements],
+        "in_flight_count": len(report.in_flight),
+        "in_flight": list(report.in_flight),
         "error": error,
     }

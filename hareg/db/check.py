@@ -6,6 +6,10 @@ Each kind of row is read with the columns that name its object (a repository nam
 digest, tag or upload id), all as text, in two ways: every row (the snapshot, read in one
 REPEATABLE READ transaction by the caller) and, for the re-check, those of given rows that
 exist now. The two statements of a kind are built from one text, so they never disagree.
+
+For the link comparison, tags are also read with the digest they name (:func:`tag_targets`,
+:func:`current_tag_targets`), and :func:`try_xact_locks` takes, without waiting, the locks
+the writers of links take, until the caller's transaction ends.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ _EXISTING = {
              " (SELECT * FROM unnest(%s::text[], %s::text[]))",
 }
 
+_TAG_TARGETS = ("SELECT r.name, t.name, m.digest FROM tags t"
+                " JOIN repositories r ON r.id = t.repository_id"
+                " JOIN manifests m ON m.id = t.manifest_id")
+
+
 class Rows(NamedTuple):
     """Every row of one kind: how many, and the rows (fetched with the statement)."""
 
@@ -63,3 +72,33 @@ def existing_rows(cur: cursor, kind: str, rows: Sequence[tuple[str, ...]]
         return set()
     cur.execute(_EXISTING[kind], [list(c) for c in zip(*rows, strict=True)])
     return {tuple(str(v) for v in r) for r in cur.fetchall()}
+
+
+def tag_targets(cur: cursor) -> Rows:
+    """Every tag as (repository, tag, digest of the manifest it names)."""
+    cur.execute(_TAG_TARGETS)
+    return Rows(cur.rowcount, iter(cur))
+
+
+def current_tag_targets(cur: cursor, tags: Sequence[tuple[str, str]]
+                        ) -> dict[tuple[str, str], str]:
+    """(repository, tag) -> digest it names now, for those of ``tags`` that exist; one round
+    trip."""
+    if not tags:
+        return {}
+    cur.execute(_TAG_TARGETS + " WHERE (r.name, t.name) IN"
+                               " (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                [list(c) for c in zip(*tags, strict=True)])
+    return {(r[0], r[1]): r[2] for r in cur.fetchall()}
+
+
+def try_xact_locks(cur: cursor, kind: int, names: Sequence[str]) -> set[str]:
+    """Take every exclusive advisory lock ``(kind, hashtext(name))`` of ``names`` that is free
+    now (``pg_try_advisory_xact_lock``: held until the transaction ends, so also behind a
+    transaction-pooling proxy); return the names locked. One round trip, sorted order."""
+    if not names:
+        return set()
+    cur.execute("SELECT n FROM unnest(%s::text[]) AS n"
+                " WHERE pg_try_advisory_xact_lock(%s, hashtext(n)) ORDER BY n",
+                (sorted(set(names)), kind))
+    return {r[0] for r in cur.fetchall()}

@@ -1,6 +1,9 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""hareg check: rows whose object is missing (exit 1), objects no row knows (information)."""
+"""hareg check: rows whose object is missing (exit 1), objects no row knows (information).
+
+Links that disagree with the rows: tests/check/test_links.py.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +71,9 @@ def test_missing_objects_are_found_and_stray_ones_reported(reg: Registry) -> Non
     assert {(m.kind, m.row) for m in report.missing} == {
         (BLOB, layer.digest), (TAG, "a/b:v1")}
     assert report.unknown == {BLOB: 1, LAYER: 1, UPLOAD: 1}
+    # rebuild-db would link the stray blob: the layer link is also a problem
+    assert [(d.kind, d.key) for d in report.disagreements] == [
+        (LAYER, layout.layer_link("a/b", stray.digest))]
     assert find_missing_objects(reg) == report.missing
 
 
@@ -147,6 +153,54 @@ def test_ten_thousand_blobs_one_listing_not_one_request_each(pg: Any, s3_server:
     # HEAD for the one suspect; nothing else.
     assert set(calls) <= {"ListObjectsV2", "HeadObject"}, calls
     assert calls["ListObjectsV2"] <= 12 and calls["HeadObject"] == 1, calls
+
+
+@pytest.mark.ha
+@pytest.mark.timeout(300)
+def test_a_thousand_tags_one_read_each(pg: Any, s3_server: Any) -> None:
+    """Tag and revision links are read (one GET each, several at a time); only a link that
+    disagrees is read a second time, to confirm it under its tag's lock."""
+    url = pg.migrated_database("hareg_check_tags")
+    driver = s3_server.make_driver()
+    client = s3_server.client
+    payload = b'{"schemaVersion": 2}'
+    digest, other = digest_of(payload), digest_of(b"other")
+    tags = [f"t{i}" for i in range(1_000)]
+    objects = {layout.blob_data(digest): payload,
+               layout.revision_link("r", digest): layout.link_content(digest)}
+    objects.update({layout.tag_current_link("r", t): layout.link_content(digest) for t in tags})
+    objects[layout.tag_current_link("r", "t7")] = layout.link_content(other)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda kv: client.put_object(Bucket=driver.bucket, Key=kv[0],
+                                                   Body=kv[1]), objects.items()))
+    db = Database(url, size=2)
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO repositories (name) VALUES ('r')")
+        cur.execute("INSERT INTO blobs (digest, size) VALUES (%s, %s)", (digest, len(payload)))
+        cur.execute("INSERT INTO manifests (repository_id, digest, media_type, payload)"
+                    " SELECT id, %s, 'application/vnd.oci.image.manifest.v1+json', %s"
+                    " FROM repositories", (digest, payload))
+        cur.execute("INSERT INTO tags (repository_id, name, manifest_id)"
+                    " SELECT r.id, unnest(%s::text[]), m.id FROM repositories r, manifests m",
+                    (tags,))
+    reg = Registry(db=db, storage=driver, settings=RegistryConfig())
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    driver.client.meta.events.register("before-call.s3", count)
+    started = time.monotonic()
+    report = check_storage(reg)
+    took = time.monotonic() - started
+    db.close()
+    print(f"\nhareg check: {report.rows[TAG]} tags, {report.links_read} links read in"
+          f" {took:.1f} s, S3 requests {dict(calls)}")
+    assert [(d.row, d.link, d.database) for d in report.disagreements] == [
+        ("r:t7", other, digest)]
+    assert report.links_read == 1_001 and report.missing == []
+    assert set(calls) <= {"ListObjectsV2", "GetObject"}, calls
+    assert calls["GetObject"] == 1_002 and calls["ListObjectsV2"] <= 4, calls
 
 
 def _check_cli(reg: Registry, tmp_path: Path, *args: str) -> Any:
