@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 
@@ -37,8 +38,9 @@ def check(config: Config, progress: bool | None, jobs: int, as_json: bool) -> No
     config = prepared(config, require_schema=True, migrate=False)
     reg = build_registry(config)
     try:
-        report = check_storage(reg, terminal_progress(progress), jobs=jobs)
-    except Exception as exc:  # one line for the operator, not a traceback
+        report = check_storage(reg, terminal_progress(progress), jobs=jobs,
+                               pending_age=timedelta(seconds=config.gc.grace_seconds))
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one line for the operator
         message = one_line(exc)
         if as_json:
             print_json(to_json(None, message))

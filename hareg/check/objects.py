@@ -30,13 +30,14 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..db import check as check_rows
 from ..plural import counted
 from ..progress import NoProgress, Progress
 from ..storage import layout
-from ..storage.base import NotFound
+from ..storage.base import NotFound, ObjectInfo
 from .kinds import BLOB, JSON_KINDS, LAYER, REVISION, TAG, UPLOAD, label
 from .links import DEFAULT_JOBS, PROBLEMS, Disagreement, Link, confirm, judge, read_links
 
@@ -66,6 +67,9 @@ class CheckReport:
     links_read: int = 0
     disagreements: list[Disagreement] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)  # keys skipped: a write held the lock
+    #: Links no row knows, younger than ``pending_age``: a push in flight, or one cut short by
+    #: a crash (invariant 3 allows those objects; ``hareg gc --orphans`` removes them).
+    pending: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -153,12 +157,12 @@ def _classify(key: str) -> tuple[str, tuple[str, ...]] | None:
     return None  # tag index links: a tag's history, not described by a row
 
 
-def _listing(storage: Any, progress: Progress) -> Iterator[str]:
+def _listing(storage: Any, progress: Progress) -> Iterator[ObjectInfo]:
     for root in (layout.blobs_root(), layout.repositories_root()):
         progress.phase(f"listing {root}", None)
         for info in storage.list_objects(root):
             progress.advance()
-            yield info.key
+            yield info
 
 
 def _still_missing(reg: Any, suspects: dict[str, tuple[str, tuple[str, ...]]]) -> list[Missing]:
@@ -189,12 +193,16 @@ def _still_unknown(reg: Any, unknown: dict[str, tuple[str, tuple[str, ...]]]) ->
 # --------------------------------------------------------------------- the check
 
 def check_storage(reg: Any, progress: Progress | None = None, *, links: bool = True,
-                  jobs: int = DEFAULT_JOBS) -> CheckReport:
+                  jobs: int = DEFAULT_JOBS, pending_age: timedelta | None = None
+                  ) -> CheckReport:
     """Compare ``reg.db`` with ``reg.storage`` (a :class:`hareg.registry.context.Registry`).
 
     With ``links`` (the default) the content of revision and tag links is read, ``jobs`` at
     a time, and links that disagree with the rows are reported; without, only rows whose
-    object is missing and objects no row knows."""
+    object is missing and objects no row knows. Links that no row knows and that are younger
+    than ``pending_age`` (``hareg check`` passes ``[gc] grace_period``) are listed as pending,
+    not as disagreements: a crash between a storage write and its commit leaves them, which
+    invariant 3 of docs/architecture.rst allows, and the orphans pass removes them."""
     progress = progress or NoProgress()
     started = time.monotonic()
     report = CheckReport()
@@ -203,7 +211,10 @@ def check_storage(reg: Any, progress: Progress | None = None, *, links: bool = T
         required, report.rows = snap.required, snap.counts
         unknown: dict[str, tuple[str, tuple[str, ...]]] = {}
         to_read: list[Link] = []
-        for key in _listing(reg.storage, progress):
+        young: set[str] = set()
+        cutoff = (datetime.now(UTC) - pending_age) if pending_age is not None else None
+        for info in _listing(reg.storage, progress):
+            key = info.key
             report.objects += 1
             known = required.pop(key, None)
             if known is not None:
@@ -215,6 +226,8 @@ def check_storage(reg: Any, progress: Progress | None = None, *, links: bool = T
                 continue
             if found[0] != UPLOAD or found[1] not in snap.uploads:
                 unknown[key] = found
+                if cutoff is not None and info.modified > cutoff:
+                    young.add(key)
         candidates = _read_links(reg, snap, to_read, jobs, progress) if links else []
         report.links_read = len(to_read)
         progress.phase("re-checking differences", len(required) + len(unknown))
@@ -222,8 +235,10 @@ def check_storage(reg: Any, progress: Progress | None = None, *, links: bool = T
         still = _still_unknown(reg, unknown)
         progress.advance(len(required) + len(unknown))
         if links:
-            candidates += [Link(kind, unknown[key][1], key) for key, kind in still.items()
-                           if kind in (REVISION, TAG, LAYER)]
+            rowless = [key for key, kind in still.items() if kind in (REVISION, TAG, LAYER)]
+            report.pending = sorted(key for key in rowless if key in young)
+            candidates += [Link(still[key], unknown[key][1], key) for key in rowless
+                           if key not in young]
             progress.phase("confirming links that disagree", len(candidates))
             report.disagreements, report.in_flight = confirm(reg, candidates, jobs, progress)
     finally:
@@ -278,6 +293,13 @@ def summarize(report: CheckReport) -> Iterable[str]:
                f" {'it' if n == 1 else 'them'}); e.g.:")
         for key in report.in_flight[:_UNKNOWN_EXAMPLES]:
             yield f"  {key}"
+    if report.pending:
+        n = len(report.pending)
+        yield (f"info: {counted(n, 'link')} no row knows, younger than the grace period (a push"
+               f" in flight or cut short; gc --orphans removes {'it' if n == 1 else 'them'}"
+               " once older); e.g.:")
+        for key in report.pending[:_UNKNOWN_EXAMPLES]:
+            yield f"  {key}"
     if report.missing:
         yield "missing objects (kind, row: key):"
         for m in report.missing:
@@ -329,6 +351,8 @@ def to_json(report: CheckReport | None, error: str | None = None) -> dict[str, A
         "disagreements": [{"problem": d.problem, "kind": JSON_KINDS[d.kind], "row": d.row,
                            "key": d.key, "link": d.link, "database": d.database}
                           for d in report.disagreements],
+        "pending_count": len(report.pending),
+        "pending": list(report.pending),
         "in_flight_count": len(report.in_flight),
         "in_flight": list(report.in_flight),
         "error": error,
