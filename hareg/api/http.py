@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from typing import IO
 from urllib.parse import urlencode
@@ -41,6 +42,19 @@ def _body_error(message: str, detail: dict[str, str]) -> RegistryError:
     return kind(message, detail=detail)
 
 
+def read_timed_out(exc: BaseException) -> bool:
+    """A socket read timeout, possibly wrapped (werkzeug turns read errors into
+    ClientDisconnected with the timeout as its context)."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, socket.timeout | TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
 def _read(stream: IO[bytes], size: int) -> bytes:
     """One read of the request body; the server's transport errors become domain errors.
 
@@ -57,6 +71,8 @@ def _read(stream: IO[bytes], size: int) -> bytes:
         raise _body_error(f"malformed request body: {type(exc).__name__}",
                           {"framing": str(exc)[:100]}) from None
     except (OSError, WerkzeugClientDisconnected) as exc:
+        if read_timed_out(exc):
+            raise  # an idle client, not a gone one: uploads answer 408 (hareg.api.uploads)
         log.info("client disconnected during the body of %s %s: %s", request.method,
                  request.path, type(exc).__name__)
         # Nobody reads this answer: it makes the request end as a 400 in the request log and

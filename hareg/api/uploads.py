@@ -16,22 +16,9 @@ from ..auth.web import pullable
 from ..registry import blobs, uploads
 from ..registry.names import parse_digest
 from ..registry.uploads import UploadIdle, UploadSession
-from .http import body_chunks, registry, upload_location
+from .http import body_chunks, read_timed_out, registry, upload_location
 
 bp = Blueprint("uploads", __name__)
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """A socket read timeout, possibly wrapped (werkzeug turns read errors into
-    ClientDisconnected with the timeout as its context)."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
-        if isinstance(current, socket.timeout | TimeoutError):
-            return True
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return False
 
 
 def _upload_body() -> Iterator[bytes]:
@@ -40,7 +27,7 @@ def _upload_body() -> Iterator[bytes]:
     try:
         yield from body_chunks()
     except (OSError, ClientDisconnected) as exc:
-        if not _timed_out(exc):
+        if not read_timed_out(exc):
             raise
         sock = request.environ.get("gunicorn.socket")
         if sock is not None:

@@ -32,7 +32,7 @@ def env(request: pytest.FixtureRequest, pg: Any, tmp_path: Path) -> Iterator[Env
         storage: StorageDriver = FilesystemDriver(str(tmp_path / "storage"))
     else:
         storage = request.getfixturevalue("s3_server").make_driver()
-    e = make_env(pg.fresh_database("hareg_finish"), storage)
+    e = make_env(pg.migrated_database("hareg_finish"), storage)
     try:
         yield e
     finally:
