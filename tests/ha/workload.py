@@ -13,6 +13,8 @@ repeating a non-idempotent step:
   answers 200) or must be sent again (PUT is idempotent);
 - an upload whose session is gone, a failed ``POST``: check with ``HEAD`` whether the blob
   exists, else start a new upload (a *restart*);
+- a PATCH or PUT answered 416 because a request that died with its instance still holds
+  the upload's claim (hareg.registry.uploads.CLAIM_LEASE): start a new upload;
 - manifest PUTs and every GET are idempotent and are sent again.
 
 Each recovery is counted by kind. An operation fails when its recoveries run out, a pull
