@@ -42,9 +42,12 @@ def s3_behind_proxy(server_factory: ServerFactory, s3_server: Any, fault_proxy: 
         }
         server = server_factory.create("s3", name=f"faults-s3-{uuid.uuid4().hex[:6]}",
                                        storage=storage, start=False, workers=workers)
-        # A frozen database is given up after statement_timeout + 2 s (docs/operations.rst,
-        # Timeouts and limits): 4 s here keeps that under the probes' 10 s bound.
-        configure(server, database={"pool_size": pool_size, "statement_timeout": "4s"})
+        # A frozen database is given up after statement_timeout + 2 s; a request that first
+        # waited for a pool slot held by such a statement then connects anew, within
+        # connect_timeout (docs/operations.rst, Timeouts and limits): 4 + 2 + 2 s here stays
+        # under the probes' 10 s bound.
+        configure(server, database={"pool_size": pool_size, "statement_timeout": "4s",
+                                    "connect_timeout": "2s"})
         server.start()
         wait_ready(server)
         return server
