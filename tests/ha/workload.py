@@ -143,6 +143,7 @@ class Client:
         self._base = base_url
         self.stats = stats
         self.session = new_session()
+        self.last_status: int | None = None  # of the latest call(); None: no answer
 
     @property
     def base(self) -> str:
@@ -154,8 +155,10 @@ class Client:
              ) -> requests.Response | None:
         """One request; None (counted, logged) unless the status is expected."""
         what = f"{method} {url.split('?')[0][-60:]}"
+        self.last_status = None
         try:
             resp = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
+            self.last_status = resp.status_code
         except requests.RequestException as exc:
             self.stats.request(False, f"{what}: {type(exc).__name__}: {str(exc)[:160]}")
             return None
@@ -216,6 +219,8 @@ class Client:
                 if resp is not None:
                     url, offset = resolve(self.base, resp.headers["Location"]), offset + len(part)
                     continue
+                if self.last_status == 416:
+                    break  # claimed by a request that died with its instance: start over
                 self._recover("patch: status and resume", budget)
                 status = self._status(url)
                 if status is None:
@@ -228,6 +233,8 @@ class Client:
                                      data=body, headers={"Content-Type": OCTET_STREAM})
                     if resp is not None:
                         return digest
+                    if self.last_status == 416:
+                        break  # claimed by a request that died with its instance: start over
                     self._recover("put: status", budget)
                     status = self._status(url)
                     if status is None:
