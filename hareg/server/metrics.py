@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -215,7 +215,7 @@ def exposition(db: Any) -> bytes:
     return generate_latest(registry)
 
 
-class _CountingInput:
+class CountingInput:
     """``wsgi.input`` that counts what the application reads."""
 
     def __init__(self, stream: Any) -> None:
@@ -266,7 +266,7 @@ class _Exchange:
         self.status = "500"
         self.content_length: int | None = None
         self.sent = 0
-        self.input = _CountingInput(environ["wsgi.input"]) if "wsgi.input" in environ else None
+        self.input = CountingInput(environ["wsgi.input"]) if "wsgi.input" in environ else None
         if self.input is not None:
             environ["wsgi.input"] = self.input
         self.done = False
@@ -309,20 +309,35 @@ class _Exchange:
             m.observe_pool(self.db, throttled=True)
 
 
-class _ObservedBody:
-    """Wraps a response iterable: counts bytes, records the request when it is closed."""
+class Recorder(Protocol):
+    """What a response is counted into: bytes sent so far, and what to do at the end."""
 
-    def __init__(self, body: Iterable[bytes], exchange: _Exchange) -> None:
+    sent: int
+
+    def finish(self) -> None: ...
+
+
+class CountedBody:
+    """Wraps a response iterable: counts the bytes sent into ``record``, finishes it when the
+    server closes the response (the metrics exchange here, the request log's entry too).
+
+    A chunk counts once the server asks for the next one (it has written it by then), so a
+    response cut by a failed write does not count the chunk that was not sent."""
+
+    def __init__(self, body: Iterable[bytes], record: Recorder) -> None:
         self._body = body
         self._iter = iter(body)
-        self._exchange = exchange
+        self._record = record
+        self._pending = 0
 
-    def __iter__(self) -> _ObservedBody:
+    def __iter__(self) -> CountedBody:
         return self
 
     def __next__(self) -> bytes:
+        self._record.sent += self._pending
+        self._pending = 0
         chunk = next(self._iter)
-        self._exchange.sent += len(chunk)
+        self._pending = len(chunk)
         return chunk
 
     def close(self) -> None:
@@ -331,7 +346,7 @@ class _ObservedBody:
             if close is not None:
                 close()
         finally:
-            self._exchange.finish()
+            self._record.finish()
 
 
 def _plain(start_response: Callable[..., Any], status: str, body: bytes,
@@ -421,4 +436,4 @@ class MetricsMiddleware:
 
             wrapped.close = close
             return wrapped
-        return _ObservedBody(body, exchange)
+        return CountedBody(body, exchange)

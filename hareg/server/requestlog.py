@@ -25,11 +25,11 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from .logs import FIELDS, REQUEST_ID
-from .metrics import _CountingInput
+from .metrics import CountedBody, CountingInput
 from .proxy import TrustedProxies
 
 log = logging.getLogger("hareg.request")
@@ -82,7 +82,7 @@ class _Entry:
         self.content_length: int | None = None
         self.sent = 0
         self.done = False
-        self.input = _CountingInput(environ["wsgi.input"]) if "wsgi.input" in environ else None
+        self.input = CountingInput(environ["wsgi.input"]) if "wsgi.input" in environ else None
         if self.input is not None:
             environ["wsgi.input"] = self.input
 
@@ -155,37 +155,6 @@ def _file_position(filelike: Any) -> int | None:
         return None
 
 
-class _LoggedBody:
-    """Wraps a response iterable: counts the bytes sent, writes the line when closed.
-
-    A chunk counts once the server asks for the next one (it has written it by then), so a
-    response cut by a failed write does not count the chunk that was not sent."""
-
-    def __init__(self, body: Iterable[bytes], entry: _Entry) -> None:
-        self._body = body
-        self._iter = iter(body)
-        self._entry = entry
-        self._pending = 0
-
-    def __iter__(self) -> _LoggedBody:
-        return self
-
-    def __next__(self) -> bytes:
-        self._entry.sent += self._pending
-        self._pending = 0
-        chunk = next(self._iter)
-        self._pending = len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._entry.finish()
-
-
 class RequestLog:
     """WSGI middleware (outermost): request id, ``X-Request-Id`` header, request log line."""
 
@@ -219,7 +188,7 @@ class RequestLog:
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
             return self._hook_file(body, entry)
-        return _LoggedBody(body, entry)
+        return CountedBody(body, entry)
 
     @staticmethod
     def _hook_file(body: Any, entry: _Entry) -> Any:
