@@ -17,10 +17,13 @@ MIGRATIONS = 1
 BLOB = 2      # per digest: "finish upload, insert row" vs "delete object, delete row"
 TAG = 3       # per repository/tag: S3 tag link and DB row move together
 GC = 4        # one sweep (or rebuild) at a time: name GC_NAME
+NAMESPACES = 5  # namespace definitions change one at a time: name NAMESPACES_NAME
 
 #: The one name used with GC: ``hareg gc``, the in-server schedule and ``hareg rebuild-db``
 #: exclude each other by taking (GC, GC_NAME).
 GC_NAME = "sweep"
+#: The one name used with NAMESPACES: a change is validated against the set it replaces.
+NAMESPACES_NAME = "definitions"
 
 
 def tag_key(repository: str, tag: str) -> str:
@@ -69,6 +72,11 @@ def lock_tags(cur: cursor, tags: list[tuple[str, str]]) -> None:
     order so two transactions locking overlapping sets cannot deadlock."""
     for name in sorted({tag_key(repository, tag) for repository, tag in tags}):
         xact_lock(cur, TAG, name)
+
+
+def lock_namespaces(cur: cursor) -> None:
+    """Exclusive NAMESPACES lock until the transaction ends: one definition change at a time."""
+    xact_lock(cur, NAMESPACES, NAMESPACES_NAME)
 
 
 def lock_blob_shared(cur: cursor, digest: str) -> None:

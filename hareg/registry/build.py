@@ -11,6 +11,7 @@ from ..db.pool import ConnectOptions, Database
 from ..storage import create_driver
 from ..storage.metered import MeteredStorage
 from .context import Registry
+from .namespace_cache import NamespaceCache
 
 
 def connect_options(config: Config, serving: bool) -> ConnectOptions:
@@ -35,13 +36,15 @@ def build_registry(config: Config, serving: bool = False) -> Registry:
     if not config.database.url:
         raise ValueError("create_app needs a resolved database URL (see hareg.db.bootstrap)")
     storage_cfg = dataclasses.replace(config.storage, root=str(config.storage_root))
+    db = Database(config.database.url, size=config.database.pool_size,
+                  wait_timeout=config.database.seconds("pool_timeout"),
+                  options=connect_options(config, serving),
+                  session_url=config.database.session_url)
     return Registry(
-        db=Database(config.database.url, size=config.database.pool_size,
-                    wait_timeout=config.database.seconds("pool_timeout"),
-                    options=connect_options(config, serving),
-                    session_url=config.database.session_url),
+        db=db,
         storage=MeteredStorage(create_driver(storage_cfg)),
         settings=config.registry,
         part_size=config.storage.part_size,
         retention=config.retention,
+        namespaces=NamespaceCache(db),
     )

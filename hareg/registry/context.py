@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import RegistryConfig, RetentionRule
 from ..db.pool import Database
 from ..storage.base import StorageDriver
+from .namespace_cache import NamespaceSource, StaticNamespaces
 
 
 @dataclass(frozen=True)
@@ -18,3 +19,6 @@ class Registry:
     settings: RegistryConfig
     part_size: int = 8 * 1024 * 1024
     retention: tuple[RetentionRule, ...] = ()  # [[retention]]: immutable tags, GC policies
+    #: Remote and virtual namespace definitions (hareg.registry.namespaces); every namespace
+    #: is local unless defined.
+    namespaces: NamespaceSource = field(default_factory=StaticNamespaces)

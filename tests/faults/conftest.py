@@ -16,6 +16,12 @@ from tests.faults.s3proxy import FaultProxy
 from tests.faults.servers import configure, wait_ready
 from tests.fixtures.server import TEST_PART_SIZE, HaregServer, ServerFactory
 
+#: A frozen database is given up after statement_timeout + 2 s; a request that first waited
+#: for a pool slot held by such a statement then connects anew, within connect_timeout
+#: (docs/operations.rst, Timeouts and limits): 4 + 2 + 2 s stays under the probes' 10 s bound
+#: (tests.faults.probes). With the defaults (10 s and 5 s) a request may wait 12 s.
+DATABASE_BOUNDS = {"statement_timeout": "4s", "connect_timeout": "2s"}
+
 
 @pytest.fixture
 def fault_proxy(s3_server: Any) -> Iterator[FaultProxy]:
@@ -42,12 +48,7 @@ def s3_behind_proxy(server_factory: ServerFactory, s3_server: Any, fault_proxy: 
         }
         server = server_factory.create("s3", name=f"faults-s3-{uuid.uuid4().hex[:6]}",
                                        storage=storage, start=False, workers=workers)
-        # A frozen database is given up after statement_timeout + 2 s; a request that first
-        # waited for a pool slot held by such a statement then connects anew, within
-        # connect_timeout (docs/operations.rst, Timeouts and limits): 4 + 2 + 2 s here stays
-        # under the probes' 10 s bound.
-        configure(server, database={"pool_size": pool_size, "statement_timeout": "4s",
-                                    "connect_timeout": "2s"})
+        configure(server, database={"pool_size": pool_size, **DATABASE_BOUNDS})
         server.start()
         wait_ready(server)
         return server
@@ -79,7 +80,7 @@ def server_on_cluster(server_factory: ServerFactory, pg_cluster: PgCluster
         url = pg_cluster.create_database(f"hareg_faults_{uuid.uuid4().hex[:10]}")
         server = server_factory.create("filesystem", database_url=url, start=False,
                                        workers=workers)
-        configure(server, database={"pool_size": pool_size})
+        configure(server, database={"pool_size": pool_size, **DATABASE_BOUNDS})
         server.start()
         wait_ready(server)
         return server
