@@ -64,6 +64,12 @@ def _headers(info: BlobInfo) -> dict[str, str]:
 def get_blob(name: str, digest: str) -> Response:
     reg = registry()
     info = blobs.stat_blob(reg, name, digest)
+    if request.method == "GET":
+        url = blobs.blob_redirect_url(reg, info)
+        if url is not None:  # [storage] redirect: the client GETs (and ranges) from the bucket
+            return Response(status=307, headers={
+                "Location": url, "Docker-Content-Digest": info.digest, "Content-Length": "0",
+                "Cache-Control": "no-store"})  # the URL expires: no cache may keep it
     headers = _headers(info)
     byte_range = _parse_range(request.headers.get("Range"), info.size)
     status, start, length = 200, 0, info.size
