@@ -16,6 +16,7 @@ from typing import Any
 import psycopg2
 import pytest
 
+from hareg.auth.globs import glob_to_regex
 from hareg.db import repositories, tags
 
 SKEW_MANIFESTS = 3000
@@ -119,3 +120,34 @@ def test_tag_list_is_an_index_range_scan(conn: Any):
         plan = tags.list_tags(_Explaining(cur), "big/tags", "v01000", 101)  # type: ignore[arg-type]
     assert "tags_name_bytewise" in plan, plan
     assert "Seq Scan" not in plan and "Sort" not in plan.replace("Sort Key", ""), plan
+
+
+@pytest.mark.parametrize(("glob", "prefix"), [
+    ("team/*", "team/"), ("team/app", "team/app"), ("**", ""), ("a.b/c?d", "a.b/c"),
+    ("x/**/y", "x/"), ("t-1/a_b*", "t-1/a_b"),
+])
+def test_literal_prefix_of_permission_globs(glob: str, prefix: str):
+    assert repositories.literal_prefix(glob_to_regex(glob)) == prefix
+
+
+@pytest.mark.parametrize(("regex", "prefix"), [
+    ("ab", ""), ("^ab*c", "a"), ("^a|b", ""), ("^(a|b)", ""), ("^Ab", ""), ("^a+", ""),
+    ("^a.b", "a"),
+])
+def test_literal_prefix_is_never_wrong_for_other_regexes(regex: str, prefix: str):
+    assert repositories.literal_prefix(regex) == prefix
+
+
+def test_filtered_catalog_merges_the_ranges_of_its_regexes(conn: Any):
+    matching = [glob_to_regex("other/r0001*"), glob_to_regex("big/tags"),
+                glob_to_regex("other/r00015"), glob_to_regex("empty/**")]
+    with conn.cursor() as cur:
+        first = repositories.list_nonempty(cur, "", matching, 4)
+        assert first == ["big/tags", "other/r00010", "other/r00011", "other/r00012"]
+        rest = repositories.list_nonempty(cur, first[-1], matching, 100)
+        # other/r00015 matches two regexes: listed once.
+        assert rest == [f"other/r000{i}" for i in range(13, 20)]
+        plan = "\n".join(repositories.list_nonempty(
+            _Explaining(cur), "", matching, 101))  # type: ignore[arg-type]
+    assert "'other/r0001'" in plan and "'other/r0002'" in plan, plan  # a range, not a scan
+    assert "Seq Scan" not in plan and "hashed SubPlan" not in plan, plan
