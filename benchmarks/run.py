@@ -108,7 +108,9 @@ class Sizes:
 FULL = Sizes(reps=3)
 #: On S3 every figure is bounded by moto (single-threaded Python): short caps keep the run
 #: under 10 minutes; what matters there is CPU per GB / per request and S3 calls per operation.
-FULL_S3 = Sizes(reps=3, cap_s=2.0, budget_s=6.0, big_both=False)
+FULL_S3 = Sizes(reps=3, cap_s=2.0, budget_s=6.0, big_both=False,
+                # distribution's manifest PUTs on moto: about 40 a second (the setup)
+                scale_tags=2000, scale_manifests=300, scale_repos=500)
 QUICK = Sizes(reps=1, small=(MIB, 32), large=(64 * MIB, 2), chunked=(64 * MIB, 1, 5 * MIB),
               manifests=200, tags=2000, repos=500, referrers=200, big=256 * MIB, list_ops=10,
               walk_ops=3, referrer_ops=50, get_passes=2, cap_s=3.0, budget_s=4.0,
