@@ -40,6 +40,11 @@ ROUTE_NEEDS: dict[tuple[str, str], Need] = {
     # caller may promote somewhere; the view calls hareg.auth.web.require_access for the
     # source (pull) and destination (promote) before it touches the database.
     ("admin.promote", "POST"): Need.PROMOTE,
+    # Namespace definitions: the registry-wide admin action (docs/virtual-remote.rst).
+    **{("namespaces.list_namespaces", m): Need.ADMIN for m in _READ},
+    **{("namespaces.get_namespace", m): Need.ADMIN for m in _READ},
+    ("namespaces.put_namespace", "PUT"): Need.ADMIN,
+    ("namespaces.delete_namespace", "DELETE"): Need.ADMIN,
 }
 
 
