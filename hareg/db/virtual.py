@@ -132,69 +132,57 @@ def referrers(cur: cursor, repositories: Sequence[str], subject: str,
     return [Referrer(*row) for row in cur.fetchall()]
 
 
-class CatalogSource(NamedTuple):
-    """Repositories listed under another name: those named ``member + "/" + p`` are listed
-    as ``virtual + "/" + p``."""
+#: A repository holds a manifest or a blob link. OFFSET 0 keeps each EXISTS a per-row probe of
+#: the repository's index: without it the planner may hash the whole repository_blobs table
+#: on every page (an OR of EXISTS becomes a hashed subplan), a full scan per catalog page.
+_NONEMPTY = ("(EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id OFFSET 0)"
+             " OR EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id"
+             " OFFSET 0))")
 
-    virtual: str
-    member: str
+
+class NameRange(NamedTuple):
+    """Repository names ``after`` < name, ``lower`` <= name < ``upper`` (byte order); listed as
+    they are, or, with ``virtual`` and ``member``, as ``virtual + name[len(member):]``."""
+
+    after: str
+    lower: str
+    upper: str
+    virtual: str | None = None
+    member: str | None = None
 
 
-def catalog(cur: cursor, after: str, matching: Sequence[str] | None,
-            sources: Sequence[CatalogSource], limit: int) -> list[str]:
-    """One catalog page: the non-empty repositories (as ``list_nonempty`` lists them) and,
-    for each source, its member's non-empty repositories under the virtual name; merged,
-    deduplicated, in byte order after ``after``, at most ``limit``.
+def catalog(cur: cursor, ranges: Sequence[NameRange], matching: Sequence[str] | None,
+            limit: int) -> list[str]:
+    """One catalog page: the non-empty repositories of every range, merged, deduplicated,
+    byte order, at most ``limit``; each range is an index range scan of at most ``limit``
+    rows (``repositories_name_bytewise``).
 
-    With ``matching`` (anchored regexes), a repository counts only when its own name
-    matches, and a virtual entry only when both the member's name and the virtual name do.
-    Each part is an index range scan of at most ``limit`` rows: for a source, the range of
-    member names whose virtual name sorts after ``after``.
+    With ``matching`` (anchored regexes), a repository counts only when its name matches,
+    and one listed under a virtual name only when that name matches too.
     """
-    nonempty = ("(EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
-                " OR EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))")
+    if not ranges:
+        return []
     only = "" if matching is None else " AND r.name ~ ANY(%(matching)s)"
     listed = ("" if matching is None else
-              " AND (s.virtual || substr(r.name, length(s.member) + 1)) ~ ANY(%(matching)s)")
-    # For a source, member names in (lower, upper): "member/" + the part of ``after`` past
-    # "virtual/" when ``after`` starts with it; the whole "member/" range when ``after``
-    # sorts before "virtual/"; nothing when after it (upper <= lower).
-    parts = [
-        'SELECT r.name COLLATE "C" AS name FROM repositories r'
-        ' WHERE r.name COLLATE "C" > %(after)s' + only + " AND " + nonempty
-        + ' ORDER BY r.name COLLATE "C" LIMIT %(limit)s']
-    values: dict[str, Any] = {"after": after, "limit": limit,
-                              "matching": list(matching or ())}
-    if sources:
-        rows = []
-        for i, source in enumerate(sources):
-            lower, upper = _member_range(source, after)
-            values.update({f"v{i}": source.virtual, f"m{i}": source.member,
-                           f"lo{i}": lower, f"hi{i}": upper})
-            rows.append(f"(%(v{i})s, %(m{i})s, %(lo{i})s, %(hi{i})s)")
-        parts.append(
-            'SELECT (s.virtual || substr(x.name, length(s.member) + 1)) COLLATE "C"'
-            f" FROM (VALUES {', '.join(rows)}) AS s(virtual, member, lo, hi)"
-            " CROSS JOIN LATERAL (SELECT r.name FROM repositories r"
-            '   WHERE r.name COLLATE "C" > s.lo AND r.name COLLATE "C" < s.hi'
-            + only + listed + " AND " + nonempty
-            + '   ORDER BY r.name COLLATE "C" LIMIT %(limit)s) x')
-    union = " UNION ALL ".join(f"({part})" for part in parts)
-    cur.execute(f'SELECT DISTINCT name FROM ({union}) u ORDER BY name LIMIT %(limit)s',
-                values)
+              " AND (s.virtual IS NULL OR (s.virtual || substr(r.name, length(s.member) + 1))"
+              " ~ ANY(%(matching)s))")
+    values: dict[str, Any] = {"limit": limit, "matching": list(matching or ())}
+    rows = []
+    for i, part in enumerate(ranges):
+        values.update({f"a{i}": part.after, f"l{i}": part.lower, f"u{i}": part.upper,
+                       f"v{i}": part.virtual, f"m{i}": part.member})
+        rows.append(f"(%(a{i})s, %(l{i})s, %(u{i})s, %(v{i})s::text, %(m{i})s::text)")
+    cur.execute(
+        'SELECT DISTINCT name FROM (SELECT (CASE WHEN s.virtual IS NULL THEN x.name'
+        '   ELSE s.virtual || substr(x.name, length(s.member) + 1) END) COLLATE "C" AS name'
+        f" FROM (VALUES {', '.join(rows)}) AS s(after, lower, upper, virtual, member)"
+        " CROSS JOIN LATERAL (SELECT r.name FROM repositories r"
+        '   WHERE r.name COLLATE "C" > s.after AND r.name COLLATE "C" >= s.lower'
+        '   AND r.name COLLATE "C" < s.upper' + only + listed + " AND " + _NONEMPTY
+        + '   ORDER BY r.name COLLATE "C" LIMIT %(limit)s) x) u'
+        " ORDER BY name LIMIT %(limit)s",
+        values)
     return [r[0] for r in cur.fetchall()]
-
-
-def _member_range(source: CatalogSource, after: str) -> tuple[str, str]:
-    """The member names (exclusive bounds, byte order) whose virtual names sort after
-    ``after``. Names under ``x/`` sort between ``x/`` and ``x0`` ('0' follows '/')."""
-    vprefix, mprefix = source.virtual + "/", source.member + "/"
-    upper = source.member + "0"
-    if after.startswith(vprefix):
-        return mprefix + after[len(vprefix):], upper
-    if after.encode() < vprefix.encode():
-        return mprefix, upper
-    return upper, upper  # every virtual name of this source sorts before ``after``
 
 
 def unlinked(cur: cursor, repository: str, digests: Sequence[str]) -> list[str]:

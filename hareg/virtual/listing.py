@@ -61,10 +61,88 @@ def list_referrers(reg: Registry, via: Through, digest: str,
     return out
 
 
-def catalog_sources(namespaces: Namespaces) -> list[rows.CatalogSource]:
-    """(virtual, member) for every member of every virtual namespace."""
-    return [rows.CatalogSource(d.name, m.namespace) for d in namespaces
-            if isinstance(d, Virtual) for m in namespaces.members(d)]
+_SPECIAL = frozenset("^$.[]()*+?{}|\\")
+
+
+def literal_prefix(regex: str) -> str:
+    """The text every match of an anchored ``regex`` starts with (``^team/[^/]*\\Z`` ->
+    ``team/``): its leading characters up to the first that is not literal."""
+    out: list[str] = []
+    if not regex.startswith("^") or "|" in regex:  # unanchored, or alternatives
+        return ""
+    i = 1
+    while i < len(regex):
+        char = regex[i]
+        if char == "\\" and i + 1 < len(regex) and regex[i + 1] in ".-/_":
+            out.append(regex[i + 1])
+            i += 2
+            continue
+        if char in _SPECIAL:
+            break
+        out.append(char)
+        i += 1
+    if i < len(regex) and regex[i] in "*?{" and out:
+        out.pop()  # the last literal was optional or repeated
+    return "".join(out)
+
+
+#: Above every repository name in byte order (names are ASCII).
+TOP = "\U0010ffff"
+
+
+def _upper(prefix: str) -> str:
+    """The least string above every string that starts with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else TOP
+
+
+def _minimal(prefixes: set[str]) -> list[str]:
+    """The prefixes that do not extend another one (their ranges hold the others')."""
+    return sorted(p for p in prefixes if not any(q != p and p.startswith(q) for q in prefixes))
+
+
+def _within(prefixes: set[str], prefix: str) -> set[str]:
+    """The parts of the ranges of ``prefixes`` inside the range of ``prefix``."""
+    return {p if p.startswith(prefix) else prefix
+            for p in prefixes if p.startswith(prefix) or prefix.startswith(p)}
+
+
+def _both(first: set[str], second: set[str]) -> set[str]:
+    """The intersection of two unions of prefix ranges."""
+    return {a if a.startswith(b) else b
+            for a in first for b in second if a.startswith(b) or b.startswith(a)}
+
+
+def catalog_ranges(namespaces: Namespaces, visible: RepositoryFilter,
+                   after: str) -> list[rows.NameRange]:
+    """The name ranges one catalog page scans: the repositories the caller may pull (one
+    range per literal prefix of its patterns: a caller who sees ``team/**`` costs a scan of
+    ``team/``, not of everything before it), and for each member of each virtual namespace
+    the member's repositories whose virtual names sort after ``after`` and that the caller
+    may pull under both names."""
+    regexes = visible.regexes
+    patterns = {""} if regexes is None else {literal_prefix(r) for r in regexes}
+    ranges = [rows.NameRange(after, p, _upper(p)) for p in _minimal(patterns)
+              if after < _upper(p)]
+    for definition in namespaces:
+        if not isinstance(definition, Virtual):
+            continue
+        vprefix = definition.name + "/"
+        if after.startswith(vprefix):
+            rest: str | None = after[len(vprefix):]
+        elif after < vprefix:
+            rest = None  # every name of the virtual namespace sorts after ``after``
+        else:
+            continue
+        as_virtual = _within(patterns, vprefix)
+        for member in namespaces.members(definition):
+            mprefix = member.namespace + "/"
+            renamed = {mprefix + p[len(vprefix):] for p in as_virtual}
+            member_after = "" if rest is None else mprefix + rest
+            ranges.extend(rows.NameRange(member_after, p, _upper(p), definition.name,
+                                         member.namespace)
+                          for p in _minimal(_both(_within(patterns, mprefix), renamed))
+                          if member_after < _upper(p))
+    return ranges
 
 
 def list_repositories(reg: Registry, namespaces: Namespaces, n: int | None,
@@ -75,6 +153,6 @@ def list_repositories(reg: Registry, namespaces: Namespaces, n: int | None,
         return Page([], more=False)
     limit = _limit(n)
     with reg.db.read() as cur:
-        names = rows.catalog(cur, last or "", visible.regexes, catalog_sources(namespaces),
-                             limit + 1)
+        names = rows.catalog(cur, catalog_ranges(namespaces, visible, last or ""),
+                             visible.regexes, limit + 1)
     return Page(names[:limit], more=len(names) > limit)
