@@ -5,13 +5,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Blueprint, Response, request
 
 from ..registry import blobs
 from ..registry.blobs import BlobInfo
 from ..registry.errors import RangeNotSatisfiable
-from .http import registry
+from ..virtual import pull as virtual_pull
+from .http import refuse_virtual_delete, registry, through_virtual
 
 bp = Blueprint("blobs", __name__)
 
@@ -63,7 +65,28 @@ def _headers(info: BlobInfo) -> dict[str, str]:
 @bp.route("/v2/<path:name>/blobs/<digest>", methods=["GET", "HEAD"])
 def get_blob(name: str, digest: str) -> Response:
     reg = registry()
-    info = blobs.stat_blob(reg, name, digest)
+    via = through_virtual(name)
+    if via is None:
+        return _serve(blobs.stat_blob(reg, name, digest))
+    found = virtual_pull.stat_blob(reg, via, digest)
+    if isinstance(found, BlobInfo):
+        return _serve(found)
+    return _serve_stream(found)
+
+
+def _serve_stream(found: Any) -> Response:
+    """A blob a remote member streams from its upstream while caching it (hareg.remote):
+    the whole blob (a Range is ignored, as RFC 9110 allows, until it is cached)."""
+    headers = _headers(BlobInfo(found.digest, found.size))
+    headers["Content-Length"] = str(found.size)
+    if request.method == "HEAD":
+        return Response(status=200, headers=headers)
+    return Response(iter(found), status=200, headers=headers, direct_passthrough=True)
+
+
+def _serve(info: BlobInfo) -> Response:
+    """A blob this registry has: sendfile when it can, a range of it when asked."""
+    reg = registry()
     headers = _headers(info)
     byte_range = _parse_range(request.headers.get("Range"), info.size)
     status, start, length = 200, 0, info.size
@@ -90,5 +113,6 @@ def get_blob(name: str, digest: str) -> Response:
 
 @bp.delete("/v2/<path:name>/blobs/<digest>")
 def delete_blob(name: str, digest: str) -> Response:
+    refuse_virtual_delete(name)
     blobs.delete_blob(registry(), name, digest)
     return Response(status=202, headers={"Content-Length": "0"})
