@@ -16,6 +16,7 @@ from ..registry.names import validate_name
 from ..server.metrics import MetricsMiddleware
 from ..server.proxy import TrustedProxies
 from ..server.requestlog import RequestLog, note_repository
+from ..ui import install_ui
 from . import admin, base, blobs, errors, listing, manifests, uploads
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
@@ -48,6 +49,8 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
     for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
                listing.catalog_bp, listing.referrers_bp, admin.bp):
         app.register_blueprint(bp)
+    if config.ui.enabled:
+        install_ui(app, config)
     errors.register_error_handlers(app)
     install_auth(app, config.auth)  # first hook: authorize from the route, before any DB
 
