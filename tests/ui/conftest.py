@@ -32,11 +32,12 @@ def _make_factory(pg: PostgresAdmin, root: Path) -> tuple[AppFactory, list[Flask
 
     def make(auth: bool = True, retention: Sequence[Mapping[str, Any]] = (),
              registry: Mapping[str, Any] | None = None,
-             ui: Mapping[str, Any] | None = None, **auth_keys: Any) -> Flask:
+             ui: Mapping[str, Any] | None = None, server: Mapping[str, Any] | None = None,
+             **auth_keys: Any) -> Flask:
         here = root / f"app-{len(apps)}"
         here.mkdir(parents=True)
         sections: dict[str, dict[str, Any]] = {
-            "server": {"data_dir": str(here / "data")},
+            "server": {"data_dir": str(here / "data"), **(server or {})},
             "database": {"url": pg.migrated_database("hareg_ui")},
             "storage": {"driver": "filesystem", "root": str(here / "storage")},
             "registry": dict(registry or {}),
