@@ -10,6 +10,7 @@ viewer may pull is a parameter (a :class:`RepositoryFilter`), never ambient stat
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -147,6 +148,7 @@ class ManifestPage:
     referrers: list[tuple[str, list[tuple[str, list[Any]]]]]
     referrer_count: int
     promotions: list[dict[str, Any]] = field(default_factory=list)
+    child_sizes: dict[str, int] = field(default_factory=dict)  # child digest -> image size
 
 
 MAX_TAGS_SHOWN = 100
@@ -164,11 +166,16 @@ def manifest_page(reg: Registry, repository: str, digest: str) -> ManifestPage |
         have = browse.present_manifests(cur, repo_id, wanted) if repo_id and wanted else set()
         tags = browse.tags_of_manifest(cur, detail.id, MAX_TAGS_SHOWN)
         promotions = browse.promotions_of(cur, repository, digest, MAX_PROMOTIONS_SHOWN)
+        children = browse.children_of(cur, [detail.id]) if wanted else []
     referrers = list_referrers(reg, repository, digest, None)
     view = present.manifest_view(detail.payload, detail.media_type, have)
+    child_sizes = {c.digest: present.image_size(present.load(c.payload)) for c in children
+                   if c.payload is not None}
+    if children:
+        view = dataclasses.replace(view, total_size=_index_sizes(children).get(detail.id, 0))
     return ManifestPage(repository, detail.digest, detail.media_type, detail.created_at,
                         len(detail.payload), view, tags, present.group_referrers(referrers),
-                        len(referrers), promotions)
+                        len(referrers), promotions, child_sizes)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,26 @@ def platform_text(platform: Any) -> str:
     return text
 
 
+#: Short names of the manifest media types, for tables (the full type is the cell's title).
+KIND_NAMES = {
+    "application/vnd.oci.image.manifest.v1+json": "OCI image",
+    "application/vnd.oci.image.index.v1+json": "OCI index",
+    "application/vnd.docker.distribution.manifest.v2+json": "Docker image",
+    "application/vnd.docker.distribution.manifest.list.v2+json": "Docker manifest list",
+}
+#: Config media types of plain images: their manifests are images, not artifacts.
+IMAGE_CONFIG_TYPES = frozenset({"application/vnd.oci.image.config.v1+json",
+                                "application/vnd.docker.container.image.v1+json"})
+
+
+def kind_of(media_type: str, artifact_type: str | None) -> str:
+    """What a table shows in its Type column: the artifact type of an artifact, else the
+    manifest's kind."""
+    if artifact_type and artifact_type not in IMAGE_CONFIG_TYPES:
+        return artifact_type
+    return KIND_NAMES.get(media_type, media_type)
+
+
 def is_index(media_type: str) -> bool:
     return media_type in INDEX_TYPES
 

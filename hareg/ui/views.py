@@ -117,6 +117,11 @@ def _short_filter(digest: str) -> str:
     return present.short_digest(digest)
 
 
+@bp.app_template_global("kind_of")
+def _kind_of(media_type: str, artifact_type: str | None = None) -> str:
+    return present.kind_of(media_type, artifact_type)
+
+
 @bp.app_template_filter("duration")
 def _duration_filter(seconds: float | None) -> str:
     return present.duration_text(seconds)
