@@ -20,11 +20,17 @@ from typing import Any, NamedTuple
 
 from psycopg2.extensions import cursor
 
+#: A page of repositories counts at most this many tags, and sums at most this many blob
+#: links, per repository: one huge repository must not make the list slow. Beyond, the page
+#: says "at least".
+COUNT_CAP = 1000
+
 
 class RepositorySummary(NamedTuple):
     name: str
-    tags: int
-    size: int                      # bytes of the blobs the repository links
+    tags: int                      # at most COUNT_CAP + 1 (more: "COUNT_CAP+")
+    size: int                      # bytes of the (first COUNT_CAP + 1) blobs it links
+    links: int                     # blob links counted, at most COUNT_CAP + 1
     last_push: datetime | None     # newest tag push, else newest manifest
 
 
@@ -65,23 +71,37 @@ def _only(column: str, matching: Sequence[str] | None) -> tuple[str, list[Any]]:
 def repository_page(cur: cursor, *, after: str, limit: int, contains: str = "",
                     matching: Sequence[str] | None = None) -> list[RepositorySummary]:
     """Repositories holding a manifest or a blob link, in byte order after ``after``;
-    ``contains``: only names with that substring."""
+    ``contains``: only names with that substring.
+
+    The page is chosen first (an index range scan; the "holds something" test is two
+    scalar subqueries, not EXISTS, which PostgreSQL would turn into hashed scans of whole
+    tables), then its figures are computed for its rows only, each bounded by COUNT_CAP.
+    """
     only, only_args = _only("r.name", matching)
     search, search_args = ("", []) if not contains else (" AND strpos(r.name, %s) > 0",
                                                          [contains])
+    cap = COUNT_CAP + 1
     cur.execute(
-        "SELECT r.name,"
-        " (SELECT count(*) FROM tags t WHERE t.repository_id = r.id),"
-        " (SELECT coalesce(sum(b.size), 0) FROM repository_blobs rb"
-        "  JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = r.id),"
-        " coalesce((SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id),"
-        "          (SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = r.id))"
-        ' FROM repositories r WHERE r.name COLLATE "C" > %s' + search + only +
-        " AND (EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
-        "      OR EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))"
-        ' ORDER BY r.name COLLATE "C" LIMIT %s',
-        (after, *search_args, *only_args, limit))
-    return [RepositorySummary(r[0], r[1], int(r[2]), r[3]) for r in cur.fetchall()]
+        "WITH page AS MATERIALIZED ("
+        '  SELECT r.id, r.name FROM repositories r WHERE r.name COLLATE "C" > %s'
+        + search + only +
+        "  AND coalesce((SELECT 1 FROM manifests m WHERE m.repository_id = r.id LIMIT 1),"
+        "               (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id"
+        "                LIMIT 1)) IS NOT NULL"
+        '  ORDER BY r.name COLLATE "C" LIMIT %s)'
+        " SELECT p.name,"
+        " (SELECT count(*) FROM (SELECT 1 FROM tags t WHERE t.repository_id = p.id"
+        "  LIMIT %s) c),"
+        " s.size, s.links,"
+        " coalesce((SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = p.id),"
+        "          (SELECT max(m.created_at) FROM manifests m WHERE m.repository_id = p.id))"
+        " FROM page p CROSS JOIN LATERAL ("
+        "  SELECT coalesce(sum(l.size), 0) AS size, count(*) AS links FROM ("
+        "   SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest"
+        "   WHERE rb.repository_id = p.id LIMIT %s) l) s"
+        ' ORDER BY p.name COLLATE "C"',
+        (after, *search_args, *only_args, limit, cap, cap))
+    return [RepositorySummary(r[0], r[1], int(r[2]), r[3], r[4]) for r in cur.fetchall()]
 
 
 def tag_page(cur: cursor, repo_id: int, *, after: str, limit: int,

@@ -36,6 +36,8 @@ class RepositoryItem:
     tags: int
     size: int
     last_push: datetime | None
+    tags_capped: bool = False  # more than browse.COUNT_CAP tags: "1000+"
+    size_capped: bool = False  # more than browse.COUNT_CAP blobs: "at least"
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,9 @@ def repository_list(reg: Registry, visible: RepositoryFilter, *, contains: str, 
     with reg.db.read() as cur:
         rows = browse.repository_page(cur, after=after, limit=limit + 1, contains=contains,
                                       matching=visible.regexes)
-    items = [RepositoryItem(r.name, _namespace_kind(reg, r.name), r.tags, r.size, r.last_push)
+    cap = browse.COUNT_CAP
+    items = [RepositoryItem(r.name, _namespace_kind(reg, r.name), min(r.tags, cap), r.size,
+                            r.last_push, r.tags > cap, r.links > cap)
              for r in rows[:limit]]
     return Page(items, items[-1].name if len(rows) > limit else None)
 

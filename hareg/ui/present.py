@@ -215,7 +215,8 @@ def human_size(size: int | None) -> str:
 def utc_text(when: datetime | None) -> str:
     if when is None:
         return NONE
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    w = when.astimezone(UTC)  # no strftime: it is most of the cost of a 50-row table
+    return f"{w.year:04d}-{w.month:02d}-{w.day:02d} {w.hour:02d}:{w.minute:02d} UTC"
 
 
 def iso(when: datetime | None) -> str:
