@@ -5,12 +5,17 @@ page links the next; the retention verdict of a tag on any page is the planner's
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from hareg.config import RetentionRule
+from hareg.db import browse
 from hareg.gc import policy
+from hareg.registry.namespace_cache import StaticNamespaces
+from hareg.registry.namespaces import Namespaces, Remote
 from tests.oci import image_manifest
 from tests.ui.conftest import AppFactory
 from tests.ui.helpers import push, text
@@ -75,3 +80,32 @@ def test_tag_fate_agrees_with_the_planner() -> None:
             fate = policy.tag_fate(rule, t.name, t.updated_at, now, recent=t.name in recent,
                                    promoted=(t.name, t.digest) in promoted)
             assert fate.kept == (t.name not in doomed), (rule, t, fate)
+
+
+def test_the_list_shows_each_namespace_kind(make_app: AppFactory) -> None:
+    """Repositories cached from a remote namespace show ``remote``; others ``local``."""
+    app = make_app(auth=False)
+    api = app.test_client()
+    for name in ("hub/library/alpine", "team/app"):
+        push(api, name, image_manifest(), "latest")
+    reg = app.extensions["hareg"]
+    app.extensions["hareg"] = dataclasses.replace(reg, namespaces=StaticNamespaces(
+        Namespaces([Remote("hub", "https://registry-1.docker.io")])))
+    body = text(app.test_client().get("/ui/"))
+    rows = dict(re.findall(r'<a href="/ui/r/([^"]+)">.*?<span class="badge kind-(\w+)">', body,
+                           re.DOTALL))
+    assert rows == {"hub/library/alpine": "remote", "team/app": "local"}
+    assert "kind-remote" in text(app.test_client().get("/ui/r/hub/library/alpine"))
+
+
+def test_no_offset_in_the_pages() -> None:
+    """Keyset pages only: a page never skips rows it read (OFFSET), at any depth."""
+    import ast
+
+    tree = ast.parse(Path(browse.__file__).read_text())
+    docstrings = {ast.get_docstring(node, clean=False) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)}
+    sql = [node.value for node in ast.walk(tree)
+           if isinstance(node, ast.Constant) and isinstance(node.value, str)
+           and node.value not in docstrings and ("SELECT" in node.value or "LIMIT" in node.value)]
+    assert sql and not [s for s in sql if "OFFSET" in s.upper()]
