@@ -187,7 +187,9 @@ def test_a_walk_through_the_interface(ui_server: HaregServer, browser: Any,
     _until(lambda: "Platforms" in _text(b), "the index page")
     page = _page(b)
     assert "Signatures" in page and "SBOMs" in page and "linux/arm64/v8" in page
+    b.set_window_size(1280, 1350)  # the referrers too
     b.save_screenshot(str(shots / "manifest.png"))
+    b.set_window_size(1280, 900)
     b.find_element(By.XPATH, "//section[h3='Signatures']//a[@class='digest']").click()
     _until(lambda: "this is a referrer of it" in _text(b),
            "the signature's page")
