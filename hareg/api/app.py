@@ -16,7 +16,6 @@ from ..registry.names import validate_name
 from ..server.metrics import MetricsMiddleware
 from ..server.proxy import TrustedProxies
 from ..server.requestlog import RequestLog, note_repository
-from ..ui import install_ui
 from . import admin, base, blobs, errors, listing, manifests, uploads
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
@@ -49,8 +48,6 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
     for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
                listing.catalog_bp, listing.referrers_bp, admin.bp):
         app.register_blueprint(bp)
-    if config.ui.enabled:
-        install_ui(app, config)
     errors.register_error_handlers(app)
     install_auth(app, config.auth)  # first hook: authorize from the route, before any DB
 
@@ -68,6 +65,10 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
         response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return response
 
+    if config.ui.enabled:  # the web interface (hareg.ui): its own blueprint and session
+        from ..ui import install_ui
+
+        install_ui(app, config)
     from ..gc.schedule import start_scheduler
 
     start_scheduler(app.extensions["hareg"], config)  # only when [gc] schedule is set
