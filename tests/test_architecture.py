@@ -15,7 +15,9 @@ statement, relative ones resolved, including those inside functions and under
 * the domain and its persistence (hareg.registry, hareg.virtual, hareg.db, hareg.storage)
   do not import flask or werkzeug, not even through other hareg modules;
 * hareg.registry does not import hareg.gc (gc is built on the registry, not the reverse);
-* hareg.storage does not import hareg.registry (the registry is built on storage).
+* hareg.storage does not import hareg.registry (the registry is built on storage);
+* the domain (hareg.registry, hareg.db, hareg.storage, hareg.gc, hareg.auth) does not import
+  hareg.ui (the web interface is built on it).
 
 Failures list the offending edges as ``module:line -> module``.
 """
@@ -287,6 +289,8 @@ def test_allowed_web_edges_still_exist() -> None:
 @pytest.mark.parametrize(("sources", "forbidden", "reason"), [
     ("hareg.registry", "hareg.gc", "gc is built on the registry"),
     ("hareg.storage", "hareg.registry", "the registry is built on storage"),
+    *((domain, "hareg.ui", "the web interface is built on the domain, never the reverse")
+      for domain in ("hareg.registry", "hareg.db", "hareg.storage", "hareg.gc", "hareg.auth")),
 ])
 def test_layers(sources: str, forbidden: str, reason: str) -> None:
     bad = [e for e in EDGES if _under(e.source, sources) and _under(e.target, forbidden)]

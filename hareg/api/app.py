@@ -65,6 +65,10 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
         response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return response
 
+    if config.ui.enabled:  # the web interface (hareg.ui): its own blueprint and session
+        from ..ui import install_ui
+
+        install_ui(app, config)
     from ..gc.schedule import start_scheduler
 
     start_scheduler(app.extensions["hareg"], config)  # only when [gc] schedule is set

@@ -18,6 +18,11 @@ _READ = ("GET", "HEAD")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
+#: Endpoints of the web interface's blueprint (hareg.ui). A browser sends no Authorization
+#: header: the interface authorizes each of its requests itself, from its signed session
+#: cookie, with the same users and rules (hareg.ui.access); this hook lets them through.
+UI_ENDPOINT_PREFIX = "ui."
+
 ROUTE_NEEDS: dict[tuple[str, str], Need] = {
     **{("base.version_check", m): Need.LOGIN for m in _READ},
     **{("blobs.get_blob", m): Need.PULL for m in _READ},
@@ -56,6 +61,8 @@ def required_need(endpoint: str | None, method: str, path: str) -> Need | None:
         return Need.PUBLIC
     if endpoint is None:
         return None
+    if endpoint.startswith(UI_ENDPOINT_PREFIX):
+        return Need.PUBLIC
     return ROUTE_NEEDS.get((endpoint, method))
 
 
