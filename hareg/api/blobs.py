@@ -11,7 +11,9 @@ from flask import Blueprint, Response, request
 from ..registry import blobs
 from ..registry.blobs import BlobInfo
 from ..registry.errors import RangeNotSatisfiable
+from ..remote import pull
 from .http import registry
+from .remote import refuse_writes, remote_target
 
 bp = Blueprint("blobs", __name__)
 
@@ -63,7 +65,31 @@ def _headers(info: BlobInfo) -> dict[str, str]:
 @bp.route("/v2/<path:name>/blobs/<digest>", methods=["GET", "HEAD"])
 def get_blob(name: str, digest: str) -> Response:
     reg = registry()
-    info = blobs.stat_blob(reg, name, digest)
+    target = remote_target(name)
+    if target is None:
+        return _send(blobs.stat_blob(reg, name, digest))
+    remote, path = target
+    found = pull.get_blob(reg, remote, path, digest, head=request.method == "HEAD")
+    if isinstance(found, BlobInfo):
+        return _send(found)
+    if found.chunks is not None and request.headers.get("Range"):
+        # A range of an uncached blob: the whole blob is cached first, then the range is
+        # served from the cache (docs/virtual-remote.rst).
+        found.drain()
+        return _send(blobs.stat_blob(reg, pull.cache_repository(remote, path), digest))
+    headers = _headers(BlobInfo(found.digest, found.size or 0))
+    if found.size is not None:
+        headers["Content-Length"] = str(found.size)
+    else:
+        del headers["Accept-Ranges"]
+    if found.chunks is None:
+        return Response(status=200, headers=headers)
+    return Response(found.chunks, status=200, headers=headers, direct_passthrough=True)
+
+
+def _send(info: BlobInfo) -> Response:
+    """A blob hareg stores (a local one, or cached by a remote namespace), ranges included."""
+    reg = registry()
     headers = _headers(info)
     byte_range = _parse_range(request.headers.get("Range"), info.size)
     status, start, length = 200, 0, info.size
@@ -90,5 +116,6 @@ def get_blob(name: str, digest: str) -> Response:
 
 @bp.delete("/v2/<path:name>/blobs/<digest>")
 def delete_blob(name: str, digest: str) -> Response:
+    refuse_writes(name)
     blobs.delete_blob(registry(), name, digest)
     return Response(status=202, headers={"Content-Length": "0"})

@@ -10,6 +10,7 @@ from ..auth.web import pullable
 from ..registry import listing
 from ..registry.formats import OCI_INDEX
 from .http import next_link, registry
+from .remote import cache_name
 
 tags_bp = Blueprint("tags", __name__)
 catalog_bp = Blueprint("catalog", __name__)
@@ -27,7 +28,8 @@ def _paged(path: str, page: listing.Page, n: int | None, body: dict) -> Response
 def list_tags(name: str) -> Response:
     n = listing.parse_page_size(request.args.get("n"))
     last = listing.parse_last(request.args.get("last"))
-    page = listing.list_tags(registry(), name, n, last)
+    # A remote namespace lists the tags it has cached (docs/virtual-remote.rst).
+    page = listing.list_tags(registry(), cache_name(name), n, last)
     return _paged(f"/v2/{name}/tags/list", page, n, {"name": name, "tags": page.items})
 
 
@@ -42,7 +44,7 @@ def catalog() -> Response:
 @referrers_bp.get("/v2/<path:name>/referrers/<digest>")
 def referrers(name: str, digest: str) -> Response:
     artifact_type = listing.parse_artifact_type(request.args.get("artifactType"))
-    descriptors = listing.list_referrers(registry(), name, digest, artifact_type)
+    descriptors = listing.list_referrers(registry(), cache_name(name), digest, artifact_type)
     response = jsonify({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors})
     response.headers["Content-Type"] = OCI_INDEX
     if artifact_type:

@@ -8,7 +8,9 @@ from flask import Blueprint, Response, request
 
 from ..registry import manifests
 from ..registry.errors import ManifestTooLarge
+from ..remote import pull
 from .http import read_body, registry
+from .remote import refuse_writes, remote_target
 
 bp = Blueprint("manifests", __name__)
 
@@ -16,18 +18,30 @@ bp = Blueprint("manifests", __name__)
 @bp.route("/v2/<path:name>/manifests/<reference>", methods=["GET", "HEAD"])
 def get_manifest(name: str, reference: str) -> Response:
     head = request.method == "HEAD"
-    found = manifests.get_manifest(registry(), name, reference, with_payload=not head)
+    target = remote_target(name)
+    warning = None
+    found: pull.CachedManifest | manifests.StoredManifest
+    if target is not None:
+        remote, path = target
+        found = pull.get_manifest(registry(), remote, path, reference,
+                                  request.headers.getlist("Accept"), head=head)
+        warning = found.warning
+    else:
+        found = manifests.get_manifest(registry(), name, reference, with_payload=not head)
     headers = {
         "Content-Type": found.media_type,
         "Docker-Content-Digest": found.digest,
         "Content-Length": str(found.size),
         "ETag": f'"{found.digest}"',
     }
+    if warning:
+        headers["Warning"] = warning
     return Response(None if head else found.payload, status=200, headers=headers)
 
 
 @bp.put("/v2/<path:name>/manifests/<reference>")
 def put_manifest(name: str, reference: str) -> Response:
+    refuse_writes(name)
     reg = registry()
     limit = reg.settings.max_manifest_size
     if (request.content_length or 0) > limit:
@@ -50,5 +64,6 @@ def put_manifest(name: str, reference: str) -> Response:
 
 @bp.delete("/v2/<path:name>/manifests/<reference>")
 def delete_manifest(name: str, reference: str) -> Response:
+    refuse_writes(name)
     manifests.delete_manifest(registry(), name, reference)
     return Response(status=202, headers={"Content-Length": "0"})

@@ -17,6 +17,7 @@ from ..registry import blobs, uploads
 from ..registry.names import parse_digest
 from ..registry.uploads import UploadIdle, UploadSession
 from .http import body_chunks, read_timed_out, registry, upload_location
+from .remote import refuse_writes
 
 bp = Blueprint("uploads", __name__)
 
@@ -79,6 +80,7 @@ def _created(name: str, digest: str) -> Response:
 
 @bp.post("/v2/<path:name>/blobs/uploads/", strict_slashes=False)
 def start_upload(name: str) -> Response:
+    refuse_writes(name)
     reg = registry()
     args = request.args
     mount = args.get("mount")
@@ -95,6 +97,7 @@ def start_upload(name: str) -> Response:
 
 @bp.patch("/v2/<path:name>/blobs/uploads/<upload_id>")
 def patch_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     with _idle_timeout():
         session = uploads.append_chunk(registry(), name, upload_id, _upload_body(),
                                        request.content_length,
@@ -104,6 +107,7 @@ def patch_upload(name: str, upload_id: str) -> Response:
 
 @bp.put("/v2/<path:name>/blobs/uploads/<upload_id>")
 def finish_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     with _idle_timeout():
         digest = uploads.finish_upload(registry(), name, upload_id, request.args.get("digest"),
                                        _upload_body(), request.content_length,
@@ -113,11 +117,13 @@ def finish_upload(name: str, upload_id: str) -> Response:
 
 @bp.get("/v2/<path:name>/blobs/uploads/<upload_id>")
 def upload_status(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     session = uploads.get_upload(registry(), name, upload_id)
     return Response(status=204, headers=_session_headers(name, session))
 
 
 @bp.delete("/v2/<path:name>/blobs/uploads/<upload_id>")
 def cancel_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     uploads.cancel_upload(registry(), name, upload_id)
     return Response(status=204)
