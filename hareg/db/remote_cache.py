@@ -8,9 +8,10 @@ fetches in progress (``remote_fetches``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from psycopg2.extensions import cursor
+from psycopg2.extras import Json
 
 
 class CachedTag(NamedTuple):
@@ -103,6 +104,7 @@ class Fetch(NamedTuple):
     claimed_by: str
     live: bool  # claimed_until > now()
     size: int | None
+    failure: dict[str, Any] | None  # {"status", "code", "message"} of a failed fetch
 
 
 def claim_fetch(cur: cursor, digest: str, repository: str, claim: str, lease: float) -> bool:
@@ -113,7 +115,7 @@ def claim_fetch(cur: cursor, digest: str, repository: str, claim: str, lease: fl
         " VALUES (%s, %s, %s, now() + %s * interval '1 second')"
         " ON CONFLICT (digest) DO UPDATE SET repository = EXCLUDED.repository,"
         " claimed_by = EXCLUDED.claimed_by, claimed_until = EXCLUDED.claimed_until,"
-        " size = NULL, created_at = now()"
+        " size = NULL, failure = NULL, created_at = now()"
         " WHERE remote_fetches.claimed_until < now()"
         " RETURNING 1",
         (digest, repository, claim, lease),
@@ -137,8 +139,20 @@ def release_fetch(cur: cursor, digest: str, claim: str) -> None:
                 (digest, claim))
 
 
+def fail_fetch(cur: cursor, digest: str, claim: str, failure: dict[str, Any],
+               remember: float) -> None:
+    """Our fetch failed: keep its error for ``remember`` seconds (the claim stays live that
+    long, so nobody fetches meanwhile; then it is taken over as an expired one)."""
+    cur.execute(
+        "UPDATE remote_fetches SET failure = %s,"
+        " claimed_until = now() + %s * interval '1 second'"
+        " WHERE digest = %s AND claimed_by = %s",
+        (Json(failure), remember, digest, claim),
+    )
+
+
 def current_fetch(cur: cursor, digest: str) -> Fetch | None:
-    cur.execute("SELECT claimed_by, claimed_until > now(), size FROM remote_fetches"
+    cur.execute("SELECT claimed_by, claimed_until > now(), size, failure FROM remote_fetches"
                 " WHERE digest = %s", (digest,))
     row = cur.fetchone()
-    return Fetch(str(row[0]), row[1], row[2]) if row else None
+    return Fetch(str(row[0]), row[1], row[2], row[3]) if row else None

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 import urllib3
 from psycopg2.extensions import cursor
@@ -41,12 +42,12 @@ from ..db import locks, repositories
 from ..db import remote_cache as remote_rows
 from ..registry.blobs import BlobInfo
 from ..registry.context import Registry
-from ..registry.errors import BlobUnknown, DigestInvalid, ManifestInvalid
+from ..registry.errors import BlobUnknown, DigestInvalid, ManifestInvalid, RegistryError
 from ..registry.formats import parse_manifest
 from ..registry.namespaces import Remote
 from ..registry.uploads import StreamedBlob
 from ..storage import layout
-from .upstream import Deadline, Upstream
+from .upstream import Deadline, Upstream, UpstreamInvalid, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ POLL_INTERVAL = 0.2
 MIN_LEASE = 15.0
 #: A waiter gives up after this long even while the holder makes progress.
 MAX_WAIT = 3600.0
+#: How long a failed fetch's error is given to the pulls of its digest without asking the
+#: upstream again (they would most likely fail the same way, each after ``remote.timeout``).
+FAILURE_MEMORY = 3.0
 
 
 def lease_of(remote: Remote) -> float:
@@ -143,14 +147,19 @@ def open_blob(reg: Registry, remote: Remote, repository: str, upath: str,
     started = time.monotonic()
     linked_checked = False
     while True:
+        fetch = None
         with reg.db.read() as cur:
             size = blob_rows.linked_blob_size(cur, repository, digest)
             claimed = size is None and remote_rows.claim_fetch(cur, digest, repository,
                                                                claim, lease)
+            if size is None and not claimed:
+                fetch = remote_rows.current_fetch(cur, digest)
         if size is not None:
             return BlobInfo(digest, size)
         if claimed:
             break
+        if fetch is not None and fetch.failure:
+            raise _recorded(fetch.failure)
         if not linked_checked:
             linked_checked = True
             info = link_existing(reg, upstream, repository, upath, digest)
@@ -180,6 +189,9 @@ def open_blob(reg: Registry, remote: Remote, repository: str, upath: str,
         if size is not None:
             with reg.db.read() as cur:
                 remote_rows.renew_fetch(cur, digest, claim, lease, size)
+    except RegistryError as exc:
+        _fail(reg, digest, claim, exc)
+        raise
     except BaseException:
         _release(reg, digest, claim)
         raise
@@ -223,12 +235,29 @@ def _release(reg: Registry, digest: str, claim: str) -> None:
         remote_rows.release_fetch(cur, digest, claim)
 
 
+def _fail(reg: Registry, digest: str, claim: str, exc: RegistryError) -> None:
+    """Our fetch failed with ``exc``: the pulls waiting for it get the same error at once,
+    and so do those of the next :data:`FAILURE_MEMORY` seconds (best effort)."""
+    failure = {"status": exc.status, "code": exc.code, "message": exc.message,
+               "detail": exc.detail}
+    with suppress(Exception), reg.db.read() as cur:
+        remote_rows.fail_fetch(cur, digest, claim, failure, FAILURE_MEMORY)
+
+
+def _recorded(failure: dict[str, Any]) -> RegistryError:
+    """The error of a fetch that failed a moment ago, for a pull that waited for it."""
+    kind: type[RegistryError] = (BlobUnknown if failure.get("status") == 404 else
+                                 UpstreamInvalid if failure.get("status") == 502 else
+                                 UpstreamUnavailable)
+    return kind(str(failure.get("message") or kind.message), detail=failure.get("detail"))
+
+
 def _tee(reg: Registry, upstream: Upstream, repository: str, digest: str, claim: str,
          lease: float, response: urllib3.BaseHTTPResponse) -> Generator[bytes, None, None]:
     blob = StreamedBlob(reg, repository, digest)
     renewed = time.monotonic()
     held: bytes | None = None
-    committed = False
+    committed = failed = False
     try:
         try:
             for chunk in response.stream(CHUNK):
@@ -262,10 +291,15 @@ def _tee(reg: Registry, upstream: Upstream, repository: str, digest: str, claim:
         committed = True
         if held is not None:
             yield held
+    except RegistryError as exc:
+        failed = True
+        _fail(reg, digest, claim, exc)
+        raise
     finally:
         if not committed:
             response.close()  # unread bytes: the connection cannot be reused
         response.release_conn()
         if not committed:
             blob.discard()
-            _release(reg, digest, claim)
+            if not failed:
+                _release(reg, digest, claim)

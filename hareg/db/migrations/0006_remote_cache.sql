@@ -18,12 +18,16 @@ ALTER TABLE manifests ADD COLUMN pulled_on date;
 -- (claimed_by) streams the upstream's bytes to its client and into storage, renewing the
 -- lease as bytes arrive; every other pull of that digest, on any instance, waits (polling,
 -- with no connection held) for the blob row to appear, and takes a claim over once its lease
--- has expired (its holder died or stalled). Deleted when the fetch ends, either way.
+-- has expired (its holder died or stalled). Deleted when the fetch succeeds; a failed fetch
+-- leaves its error (the status, code and message its client got) for a few seconds, so that
+-- the pulls waiting for it, and those arriving meanwhile, get the same error at once instead
+-- of each asking an upstream that just failed.
 CREATE TABLE remote_fetches (
     digest         text PRIMARY KEY,
     repository     text NOT NULL,
     claimed_by     uuid NOT NULL,
     claimed_until  timestamptz NOT NULL,
     size           bigint,
+    failure        jsonb,
     created_at     timestamptz NOT NULL DEFAULT now()
 );
