@@ -92,6 +92,27 @@ def test_bytes_that_do_not_match_the_digest_are_never_cached(
         assert fake.count("GET", blob_path) == 3
 
 
+def test_pulls_waiting_for_a_failed_fetch_get_its_error(server_factory: ServerFactory) -> None:
+    """Five pulls of one blob at once, the upstream serving wrong bytes: it is asked once,
+    every pull fails (the waiters get the recorded failure), nothing is cached."""
+    good = hashlib.sha256(b"waiters").digest() * (4 * MIB // 32)
+    digest = digest_of(good)
+    bad = bytes(reversed(good))
+    fake = FakeUpstream()
+    blob_path = f"/v2/lib/x/blobs/{digest}"
+    fake.routes[blob_path] = Route(200, {"Content-Length": str(len(bad))},
+                                   lambda: [bad[i:i + MIB] for i in range(0, len(bad), MIB)])
+    with fake.running():
+        server = server_factory.create("filesystem")
+        define_remote(server, anonymous(fake.url))
+        with ThreadPoolExecutor(5) as pool:
+            results = list(pool.map(pull, [f"{server.url}/v2/hub/lib/x/blobs/{digest}"] * 5))
+        for status, body in results:
+            assert body is None or status == 502, status
+        assert fake.count("GET", blob_path) == 1
+        assert_nothing_cached(server, digest)
+
+
 def assert_nothing_cached(server: HaregServer, digest: str) -> None:
     assert rows(server, "SELECT count(*) FROM blobs WHERE digest = %s", digest) == [(0,)]
     assert rows(server, "SELECT count(*) FROM repository_blobs WHERE digest = %s",

@@ -176,6 +176,10 @@ def test_upstream_down_serves_the_cache_and_fails_uncached_content_clearly(
         resp = get_manifest(server, "hub/library/base", "v1")
         assert resp.status_code == 200 and resp.content == image.data
         assert "stale" in resp.headers["Warning"].lower()
+        head = http.head(f"{server.url}/v2/hub/library/base/manifests/v1",
+                         headers={"Accept": ACCEPT}, timeout=HTTP_TIMEOUT)
+        assert head.status_code == 200 and "stale" in head.headers["Warning"].lower()
+        assert head.headers["Docker-Content-Digest"] == image.digest
         by_digest = get_manifest(server, "hub/library/base", image.digest)
         assert by_digest.status_code == 200 and "Warning" not in by_digest.headers
         for blob in image.blobs:
