@@ -279,3 +279,31 @@ def test_rebuild_db_restores_the_cached_content(
             got = http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
                            timeout=HTTP_TIMEOUT)
             assert got.status_code == 200 and got.content == blob.data
+
+
+def test_garbage_collection_keeps_what_a_cached_tag_needs(
+        distribution: Distribution, server_factory: ServerFactory,
+        remote_for: Callable[..., Remote]) -> None:
+    """The cache stores a manifest before its blobs; once the blobs are cached the manifest
+    references them, so a sweep with no grace period keeps them all."""
+    image = push_upstream(distribution, "library/base", "v1")
+    server = server_factory.create("filesystem", start=False)
+    server.config["gc"] = {"grace_period": "0s"}
+    server.config_path.write_text(to_toml(server.config))
+    server.start()
+    define_remote(server, remote_for(distribution.url, timeout=3.0))
+    with new_session() as http:
+        assert get_manifest(server, "hub/library/base", "v1").status_code == 200
+        for blob in image.blobs:
+            http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
+                     timeout=HTTP_TIMEOUT).raise_for_status()
+    proc = subprocess.run([sys.executable, "-m", "hareg_cli", "gc", "--config",
+                           str(server.config_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    distribution.kill()
+    with new_session() as http:
+        assert get_manifest(server, "hub/library/base", "v1").content == image.data
+        for blob in image.blobs:
+            got = http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
+                           timeout=HTTP_TIMEOUT)
+            assert got.status_code == 200 and got.content == blob.data
