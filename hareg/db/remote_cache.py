@@ -23,6 +23,15 @@ class CachedTag(NamedTuple):
     checked: bool  # upstream_checked_at is set at all
 
 
+def fresh_condition(tags: str = "t") -> str:
+    """SQL: the cached tag row ``tags`` was confirmed upstream less than ``%s`` (one
+    parameter: the remote's ``tag_ttl`` in seconds) ago, by the database's clock; false for a
+    local tag (``upstream_checked_at`` NULL). For queries that resolve cached tags with other
+    rows (virtual namespaces) and :func:`cached_tag`."""
+    return (f"coalesce({tags}.upstream_checked_at + %s * interval '1 second' > now(),"
+            " false)")
+
+
 def cached_tag(cur: cursor, repository: str, tag: str, ttl: float,
                with_payload: bool) -> CachedTag | None:
     """The manifest ``repository:tag`` names and whether the upstream confirmed it less than
@@ -30,8 +39,7 @@ def cached_tag(cur: cursor, repository: str, tag: str, ttl: float,
     payload_col = "m.payload" if with_payload else "NULL"
     cur.execute(
         f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col},"
-        " coalesce(t.upstream_checked_at + %s * interval '1 second' > now(), false),"
-        " t.upstream_checked_at IS NOT NULL"
+        f" {fresh_condition('t')}, t.upstream_checked_at IS NOT NULL"
         " FROM tags t JOIN repositories r ON r.id = t.repository_id"
         " JOIN manifests m ON m.id = t.manifest_id"
         " WHERE r.name = %s AND t.name = %s",

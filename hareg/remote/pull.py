@@ -44,7 +44,7 @@ from .fetch import UpstreamBlob, head_blob, open_blob
 from .paths import check_allowed
 from .upstream import Deadline, Upstream, UpstreamInvalid, UpstreamUnavailable
 
-__all__ = ["STALE_WARNING", "CachedManifest", "UpstreamBlob", "UpstreamInvalid",
+__all__ = ["STALE_WARNING", "CachedManifest", "RemoteBlob", "UpstreamBlob", "UpstreamInvalid",
            "UpstreamUnavailable", "cache_repository", "get_blob", "get_manifest",
            "tag_is_fresh"]
 
@@ -59,6 +59,9 @@ STORABLE = ("application/vnd.oci.image.index.v1+json",
             "application/vnd.docker.distribution.manifest.list.v2+json",
             "application/vnd.docker.distribution.manifest.v2+json")
 _PULLED_MEMORY = 50_000
+
+#: What :func:`get_blob` returns: a cached blob (serve it like a local one) or an uncached one.
+RemoteBlob = BlobInfo | UpstreamBlob
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def tag_is_fresh(upstream_checked_at: datetime | None, remote: Remote,
                  now: datetime | None = None) -> bool:
     """Whether a cached tag confirmed upstream at ``upstream_checked_at`` is still trusted
     (``upstream_checked_at + tag_ttl > now``; never for NULL: a local tag or one restored by
-    rebuild-db). Queries compute the same in SQL (hareg.db.remote_cache.cached_tag)."""
+    rebuild-db). Queries compute the same in SQL: hareg.db.remote_cache.fresh_condition."""
     if upstream_checked_at is None:
         return False
     now = now or datetime.now(UTC)
@@ -242,7 +245,7 @@ def _stored_type(reg: Registry, repository: str, digest: str) -> str:
 
 
 def get_blob(reg: Registry, remote: Remote, path: str, digest: str, *,
-             head: bool = False) -> BlobInfo | UpstreamBlob:
+             head: bool = False) -> RemoteBlob:
     """The blob ``digest`` of upstream ``path``: a BlobInfo when cached (serve it as a local
     blob: its repository is :func:`cache_repository`); otherwise an UpstreamBlob whose chunks
     (GET) write it into the cache as they are read, or only its size (HEAD: asked upstream,
