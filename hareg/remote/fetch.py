@@ -180,7 +180,8 @@ def open_blob(reg: Registry, remote: Remote, repository: str, upath: str,
                                     deadline=deadline, stream=True, per_read=remote.timeout)
         if response.status != 200:
             status = response.status
-            response.drain_conn()
+            with suppress(HTTPError):
+                response.drain_conn()
             response.release_conn()
             if status == 404:
                 raise BlobUnknown(detail={"digest": digest})
