@@ -42,7 +42,7 @@ from ..registry.names import looks_like_digest, parse_digest, validate_tag
 from ..registry.namespaces import Remote
 from .fetch import UpstreamBlob, head_blob, open_blob
 from .paths import check_allowed
-from .upstream import Deadline, Upstream, UpstreamInvalid, UpstreamUnavailable
+from .upstream import Deadline, Upstream, UpstreamInvalid, UpstreamUnavailable, discard
 
 __all__ = ["STALE_WARNING", "CachedManifest", "RemoteBlob", "UpstreamBlob", "UpstreamInvalid",
            "UpstreamUnavailable", "cache_repository", "get_blob", "get_manifest",
@@ -207,7 +207,7 @@ def _fetch_and_store(reg: Registry, upstream: Upstream, repository: str, upath: 
                                 deadline=deadline, stream=True)
     if response.status != 200:
         status = response.status
-        upstream.read_body(response, deadline, what, 64 * 1024)
+        discard(response)
         if status == 404:
             raise ManifestUnknown(detail={"reference": reference})
         raise upstream.unavailable(what, f"the upstream answered {status}")

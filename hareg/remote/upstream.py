@@ -153,15 +153,15 @@ class Upstream:
             if response.status != 401 or attempt == 1:
                 break
             challenge = response.headers.get("WWW-Authenticate", "")
-            _discard(response)
+            discard(response)
             sent_auth = self._answer_challenge(challenge, scope, deadline, what)
         if response.status == 401:
-            _discard(response)
+            discard(response)
             raise self.unavailable(what, "the upstream refused hareg's credentials (401)"
                                    if self.remote.username else
                                    "the upstream requires credentials (401)")
         if response.status >= 500 or response.status == 429:
-            _discard(response)
+            discard(response)
             raise self.unavailable(what, f"the upstream answered {response.status}")
         if not stream:
             self._read_all(response, deadline, what, limit=None)
@@ -285,7 +285,8 @@ class Upstream:
         return token
 
 
-def _discard(response: urllib3.BaseHTTPResponse) -> None:
+def discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Read and drop a response's body (an error answer), returning the connection."""
     with suppress(HTTPError):
         response.drain_conn()
     response.release_conn()
