@@ -76,6 +76,11 @@ class UpstreamBlob:
     size: int | None
     chunks: Iterator[bytes] | None = None
 
+    def __iter__(self) -> Iterator[bytes]:
+        """The chunks (nothing for HEAD). Whoever iterates must close the iterator (WSGI
+        servers do); an UpstreamBlob dropped unread releases its fetch when collected."""
+        return self.chunks if self.chunks is not None else iter(())
+
     def drain(self) -> None:
         """Read the whole blob into the cache without sending it anywhere (a Range request
         on an uncached blob is answered from the cache afterwards)."""
@@ -209,6 +214,7 @@ class _Chunks:
         self.tee = tee
         self.abandon = abandon
         self.started = False
+        self.closed = False
 
     def __iter__(self) -> _Chunks:
         return self
@@ -218,9 +224,18 @@ class _Chunks:
         return next(self.tee)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         if not self.started:
             self.abandon()
         self.tee.close()
+
+    def __del__(self) -> None:
+        # A caller that dropped the blob without reading or closing it (a HEAD answered from
+        # an opened fetch) must not leave the claim to expire: other pulls wait on it.
+        with suppress(Exception):
+            self.close()
 
 
 def _abandon(reg: Registry, digest: str, claim: str,

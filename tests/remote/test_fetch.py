@@ -5,6 +5,7 @@ never cached (nor served as complete) when the upstream's bytes do not match the
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import threading
 import time
@@ -16,7 +17,13 @@ import psycopg2
 import pytest
 import requests
 
+from hareg.config import RegistryConfig
+from hareg.db.pool import Database
+from hareg.registry.blobs import BlobInfo
+from hareg.registry.context import Registry
 from hareg.registry.namespaces import Remote
+from hareg.remote import pull as remote_pull
+from hareg.storage.filesystem import FilesystemDriver
 from tests.fixtures.server import HaregServer, ServerFactory
 from tests.oci import Blob as OciBlob
 from tests.oci import digest_of, error_codes, image_manifest, new_session, push_image
@@ -240,3 +247,34 @@ def test_ten_concurrent_pulls_on_two_instances_fetch_the_blob_once(
     # once cached, the blob is referenced by the manifest (garbage collection keeps it)
     assert (expected,) in rows(servers[0], "SELECT digest FROM manifest_blobs")
 
+
+
+def test_an_uncached_blob_dropped_unread_releases_its_fetch(
+        server_factory: ServerFactory) -> None:
+    """A caller that opened a fetch and never read it (a HEAD answered from get_blob) does
+    not leave the claim to expire: every other pull of the digest would wait for it."""
+    data = hashlib.sha256(b"dropped").digest() * (MIB // 32)
+    digest = digest_of(data)
+    fake = FakeUpstream()
+    fake.routes[f"/v2/lib/x/blobs/{digest}"] = Route(200, {"Content-Length": str(len(data))},
+                                                     lambda: [data])
+    server = server_factory.create("filesystem", start=False)  # its database and storage
+    db = Database(server.database_url, size=2)
+    reg = Registry(db=db, storage=FilesystemDriver(server.storage["root"]),
+                   settings=RegistryConfig())
+    try:
+        with fake.running():
+            remote = anonymous(fake.url)
+            found = remote_pull.get_blob(reg, remote, "lib/x", digest)
+            assert isinstance(found, remote_pull.UpstreamBlob) and found.size == len(data)
+            assert rows(server, "SELECT count(*) FROM remote_fetches") == [(1,)]
+            del found
+            gc.collect()
+            assert rows(server, "SELECT count(*) FROM remote_fetches") == [(0,)]
+            found = remote_pull.get_blob(reg, remote, "lib/x", digest)
+            assert isinstance(found, remote_pull.UpstreamBlob)
+            chunks = iter(found)
+            assert b"".join(chunks) == data
+            assert isinstance(remote_pull.get_blob(reg, remote, "lib/x", digest), BlobInfo)
+    finally:
+        db.close()
