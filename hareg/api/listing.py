@@ -12,6 +12,7 @@ from ..registry.formats import OCI_INDEX
 from ..registry.namespaces import Kind
 from ..virtual import listing as virtual_listing
 from .http import next_link, registry, through_virtual
+from .remote import cache_name
 
 tags_bp = Blueprint("tags", __name__)
 catalog_bp = Blueprint("catalog", __name__)
@@ -30,7 +31,8 @@ def list_tags(name: str) -> Response:
     n = listing.parse_page_size(request.args.get("n"))
     last = listing.parse_last(request.args.get("last"))
     via = through_virtual(name)
-    page = listing.list_tags(registry(), name, n, last) if via is None \
+    # A remote namespace lists the tags it has cached (docs/virtual-remote.rst).
+    page = listing.list_tags(registry(), cache_name(name), n, last) if via is None \
         else virtual_listing.list_tags(registry(), via, n, last)
     return _paged(f"/v2/{name}/tags/list", page, n, {"name": name, "tags": page.items})
 
@@ -52,7 +54,7 @@ def catalog() -> Response:
 def referrers(name: str, digest: str) -> Response:
     artifact_type = listing.parse_artifact_type(request.args.get("artifactType"))
     via = through_virtual(name)
-    descriptors = listing.list_referrers(registry(), name, digest, artifact_type) \
+    descriptors = listing.list_referrers(registry(), cache_name(name), digest, artifact_type) \
         if via is None else virtual_listing.list_referrers(registry(), via, digest,
                                                            artifact_type)
     response = jsonify({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors})

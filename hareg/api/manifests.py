@@ -8,9 +8,11 @@ from flask import Blueprint, Response, request
 
 from ..registry import manifests
 from ..registry.errors import ManifestTooLarge
+from ..remote import pull
 from ..virtual import pull as virtual_pull
 from ..virtual import push as virtual_push
 from .http import push_target, read_body, refuse_virtual_delete, registry, through_virtual
+from .remote import refuse_writes, remote_target
 
 bp = Blueprint("manifests", __name__)
 
@@ -19,12 +21,18 @@ bp = Blueprint("manifests", __name__)
 def get_manifest(name: str, reference: str) -> Response:
     head = request.method == "HEAD"
     via = through_virtual(name)
+    target = remote_target(name) if via is None else None
     warning = None
+    found: manifests.StoredManifest | virtual_pull.Resolved | pull.CachedManifest
     if via is not None:
         accept = [value for value, _ in request.accept_mimetypes]
         resolved = virtual_pull.get_manifest(registry(), via, reference, accept, head=head)
-        found: manifests.StoredManifest | virtual_pull.Resolved = resolved
-        warning = resolved.warning
+        found, warning = resolved, resolved.warning
+    elif target is not None:
+        remote, path = target
+        cached = pull.get_manifest(registry(), remote, path, reference,
+                                   request.headers.getlist("Accept"), head=head)
+        found, warning = cached, cached.warning
     else:
         found = manifests.get_manifest(registry(), name, reference, with_payload=not head)
     headers = {
@@ -40,6 +48,7 @@ def get_manifest(name: str, reference: str) -> Response:
 
 @bp.put("/v2/<path:name>/manifests/<reference>")
 def put_manifest(name: str, reference: str) -> Response:
+    refuse_writes(name)
     reg = registry()
     limit = reg.settings.max_manifest_size
     if (request.content_length or 0) > limit:
@@ -65,6 +74,7 @@ def put_manifest(name: str, reference: str) -> Response:
 
 @bp.delete("/v2/<path:name>/manifests/<reference>")
 def delete_manifest(name: str, reference: str) -> Response:
+    refuse_writes(name)
     refuse_virtual_delete(name)
     manifests.delete_manifest(registry(), name, reference)
     return Response(status=202, headers={"Content-Length": "0"})

@@ -18,6 +18,7 @@ from ..registry.names import parse_digest
 from ..registry.uploads import UploadIdle, UploadSession
 from ..virtual.push import mount_source
 from .http import body_chunks, push_target, read_timed_out, registry, upload_location
+from .remote import refuse_writes
 
 bp = Blueprint("uploads", __name__)
 
@@ -80,6 +81,7 @@ def _created(name: str, digest: str) -> Response:
 
 @bp.post("/v2/<path:name>/blobs/uploads/", strict_slashes=False)
 def start_upload(name: str) -> Response:
+    refuse_writes(name)
     reg = registry()
     target, _ = push_target(name)
     args = request.args
@@ -99,6 +101,7 @@ def start_upload(name: str) -> Response:
 
 @bp.patch("/v2/<path:name>/blobs/uploads/<upload_id>")
 def patch_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     target, _ = push_target(name)
     with _idle_timeout():
         session = uploads.append_chunk(registry(), target, upload_id, _upload_body(),
@@ -109,6 +112,7 @@ def patch_upload(name: str, upload_id: str) -> Response:
 
 @bp.put("/v2/<path:name>/blobs/uploads/<upload_id>")
 def finish_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     target, _ = push_target(name)
     with _idle_timeout():
         digest = uploads.finish_upload(registry(), target, upload_id, request.args.get("digest"),
@@ -119,11 +123,13 @@ def finish_upload(name: str, upload_id: str) -> Response:
 
 @bp.get("/v2/<path:name>/blobs/uploads/<upload_id>")
 def upload_status(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     session = uploads.get_upload(registry(), push_target(name)[0], upload_id)
     return Response(status=204, headers=_session_headers(name, session))
 
 
 @bp.delete("/v2/<path:name>/blobs/uploads/<upload_id>")
 def cancel_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
     uploads.cancel_upload(registry(), push_target(name)[0], upload_id)
     return Response(status=204)

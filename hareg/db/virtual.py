@@ -21,13 +21,13 @@ from psycopg2.extensions import cursor
 
 from .manifests import ManifestRow, Referrer
 
-#: When a remote cache's tag counts in :func:`manifest_by_tag` (its tag TTL holds). The tags
+#: When a remote cache's tag counts in :func:`manifest_by_tag`: its tag TTL holds. The tags
 #: of a remote's cache repository record when upstream last confirmed them
-#: (``tags.upstream_checked_at``, migration 0006 of the remote cache); the condition is then
-#: ``t.upstream_checked_at + w.ttl * interval '1 second' > now()``. While this schema has no
-#: such column, no cached tag counts here: remote members are asked through hareg.remote,
-#: which answers a fresh cache hit itself.
-CACHE_TAG_FRESH = "false"
+#: (``tags.upstream_checked_at``, migration 0006; NULL for local tags), the same condition as
+#: hareg.db.remote_cache.fresh_condition with the member's TTL from the ``unnest`` row. A
+#: stale cached tag does not count here: the remote member is then asked (hareg.remote), which
+#: revalidates it upstream or serves it stale when the upstream is down.
+CACHE_TAG_FRESH = "coalesce(t.upstream_checked_at + w.ttl * interval '1 second' > now(), false)"
 
 
 def _row(row: tuple | None) -> ManifestRow | None:

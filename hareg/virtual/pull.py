@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..db import virtual as rows
 from ..registry.blobs import BlobInfo
 from ..registry.context import Registry
 from ..registry.errors import BlobUnknown, ManifestUnknown, RegistryError
 from ..registry.names import looks_like_digest, parse_digest, validate_tag
+from ..remote.pull import UpstreamBlob
 from . import upstream
 from .members import Through
 
@@ -64,9 +64,11 @@ def get_manifest(reg: Registry, via: Through, reference: str, accept: Sequence[s
     raise ManifestUnknown(detail={"reference": reference})
 
 
-def stat_blob(reg: Registry, via: Through, digest: str) -> BlobInfo | Any:
+def stat_blob(reg: Registry, via: Through, digest: str, *, head: bool = False
+              ) -> BlobInfo | UpstreamBlob:
     """The blob ``digest`` as the first member that links it has it: a :class:`BlobInfo`
-    (served like a local blob), or what a remote member's upstream streams."""
+    (served like a local blob), or what a remote member's upstream streams (for ``head``,
+    only its size: nothing is fetched)."""
     digest = str(parse_digest(digest))
     if via.members:
         with reg.db.read() as cur:
@@ -77,7 +79,7 @@ def stat_blob(reg: Registry, via: Through, digest: str) -> BlobInfo | Any:
     for member in via.remotes:
         assert member.remote is not None
         try:
-            found = upstream.get_blob(reg, member.remote, via.path, digest)
+            found = upstream.get_blob(reg, member.remote, via.path, digest, head=head)
         except RegistryError as exc:
             failure = failure or exc
             continue

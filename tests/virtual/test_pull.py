@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from hareg.registry.namespaces import Remote, Virtual
 from hareg.registry.promotion import promote
-from hareg.virtual import upstream
 from tests.oci import image_manifest, random_blob
 from tests.virtual.conftest import App
 
@@ -139,15 +136,12 @@ def test_nested_virtual_namespaces_are_flattened(app: App) -> None:
     assert app.client.get("/v2/outer/team/app/tags/list").json["tags"] == ["v1", "v2"]
 
 
-def test_remote_member_without_the_remote_package(app: App,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """A build without hareg.remote counts a remote member's upstream as empty (nothing
-    listens on its URL: no hang, no 5xx), while what its cache holds is served."""
-    monkeypatch.setattr(upstream, "_pull", None)
-    assert not upstream.available()
+def test_a_remote_member_whose_upstream_is_down(app: App) -> None:
+    """What the remote member's cache holds is served; what it does not hold gets the
+    upstream's 503 naming it, quickly (nothing listens on its URL), never a hang or a 500."""
     cached = image_manifest()
     app.push_image("hub/library/alpine", "3", cached)  # as the cache would hold it
-    app.define(Remote("hub", "http://127.0.0.1:9"),
+    app.define(Remote("hub", "http://127.0.0.1:9", timeout=5),
                Virtual("docker", ("dev", "hub"), deploy="dev"))
     resp = app.client.get(f"/v2/docker/library/alpine/manifests/{cached.digest}")
     assert resp.status_code == 200
@@ -155,5 +149,9 @@ def test_remote_member_without_the_remote_package(app: App,
     for blob in cached.blobs:
         assert app.client.get(f"/v2/docker/library/alpine/blobs/{blob.digest}").status_code \
             == 200
-    assert app.client.get("/v2/docker/library/alpine/manifests/4").status_code == 404
-    assert app.client.get("/v2/docker/library/busybox/manifests/1").status_code == 404
+    for path in ("/v2/docker/library/alpine/manifests/4",
+                 "/v2/docker/library/busybox/manifests/1"):
+        resp = app.client.get(path)
+        assert resp.status_code == 503, resp.data
+        assert _error_code(resp) == "UNAVAILABLE"
+        assert "127.0.0.1:9" in resp.json["errors"][0]["message"]
