@@ -18,11 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import requests
 
-from hareg.db import namespaces as namespace_rows
+from hareg.config import load_config
+from hareg.registry import namespace_store
+from hareg.registry.build import build_registry
+from hareg.registry.namespace_schema import Put
 from hareg.registry.namespaces import Remote
 from tests.auth.helpers import write_htpasswd
 from tests.fixtures.server import HaregServer, free_port, wait_until_answers
@@ -119,11 +121,14 @@ def distribution(tmp_path: Path) -> Iterator[Distribution]:
 
 
 def define_remote(server: HaregServer, remote: Remote, timeout: float = 15.0) -> None:
-    """Store ``remote`` in ``server``'s database, then wait (bounded) until the server routes
-    by it: a DELETE into the namespace answers 405 (local namespaces: 404)."""
-    with psycopg2.connect(server.database_url) as conn, conn.cursor() as cur:
-        namespace_rows.save_definition(cur, remote.name, "remote", remote.to_dict())
-    conn.close()
+    """Define ``remote`` as ``hareg namespace`` does (hareg.registry.namespace_store: the
+    bucket, then the row), with ``server``'s config, then wait (bounded) until the server
+    routes by it: a DELETE into the namespace answers 405 (local namespaces: 404)."""
+    reg = build_registry(load_config(server.config_path, env={}))
+    try:
+        namespace_store.replace(reg, Put(remote))
+    finally:
+        reg.db.close()
     deadline = time.monotonic() + timeout
     with new_session() as http:
         while time.monotonic() < deadline:
