@@ -43,6 +43,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return DEFAULT_WORKERS
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In xdist workers, forget ``HAREG_TEST_WORKERS``: it only tells the controller how many
+    workers to start, and hareg itself warns of unknown ``HAREG_*`` variables (tests of the
+    CLI run in-process and compare its standard error)."""
+    if hasattr(config, "workerinput"):
+        os.environ.pop(WORKERS_ENV, None)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with ``slow`` tests first (order kept within each file and among the others),
