@@ -144,6 +144,24 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class UiConfig:
+    """``[ui]``: the web interface under ``/ui/`` (docs/web-interface.rst).
+
+    ``secret`` signs the session cookie and must be the same on every instance behind the
+    load balancer; empty derives one from secrets every instance already shares (see
+    hareg.ui.secret)."""
+
+    enabled: bool = True
+    secret: str = field(default="", repr=False)
+    session_lifetime: str = "12h"
+    page_size: int = 50
+
+    @property
+    def session_lifetime_seconds(self) -> int:
+        return parse_duration(self.session_lifetime)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -154,6 +172,7 @@ class Config:
     retention: tuple[RetentionRule, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -226,6 +245,12 @@ def _valid_optional_duration(value: str) -> None:
         _valid_duration(value)
         if parse_duration(value) <= 0:
             raise ValidationError("must be a positive duration, or empty")
+
+
+def _valid_positive_duration(value: str) -> None:
+    _valid_duration(value)
+    if parse_duration(value) <= 0:
+        raise ValidationError("must be a positive duration")
 
 
 #: SigV4 presigned URLs are valid for at most 7 days.
@@ -317,6 +342,13 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
         bind=validate.Regexp(rf"\A(?:{_HOST_PORT})?\Z", error="expected HOST:PORT, or empty"),
     )),
     "auth": (AuthConfig, AuthConfigSchema),
+    "ui": (UiConfig, _section_schema(
+        UiConfig,
+        secret=validate.Regexp(r"\A(?:|.{32,})\Z", flags=re.DOTALL,
+                               error="must be empty (derived) or at least 32 characters"),
+        session_lifetime=_valid_positive_duration,
+        page_size=validate.Range(min=10, max=500),
+    )),
 }
 
 

@@ -11,6 +11,7 @@ from hareg import __version__
 from .check import check
 from .gc import gc
 from .migrate import migrate
+from .namespace import namespace
 from .promote import promote
 from .rebuild import rebuild_db
 from .serve import serve
@@ -32,3 +33,4 @@ cli.add_command(promote)
 cli.add_command(user)
 cli.add_command(token)
 cli.add_command(rebuild_db)
+cli.add_command(namespace)

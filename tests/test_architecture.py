@@ -12,10 +12,12 @@ statement, relative ones resolved, including those inside functions and under
   dodge a cycle at import time, and a dodged cycle still ties the two modules together.
   (Importing ``pkg.mod`` also runs ``pkg/__init__.py``; that implicit edge to the parent
   package is not counted, only the names a statement spells.)
-* the domain and its persistence (hareg.registry, hareg.db, hareg.storage) do not import
-  flask or werkzeug, not even through other hareg modules;
+* the domain and its persistence (hareg.registry, hareg.virtual, hareg.remote, hareg.db,
+  hareg.storage) do not import flask or werkzeug, not even through other hareg modules;
 * hareg.registry does not import hareg.gc (gc is built on the registry, not the reverse);
-* hareg.storage does not import hareg.registry (the registry is built on storage).
+* hareg.storage does not import hareg.registry (the registry is built on storage);
+* the domain (hareg.registry, hareg.db, hareg.storage, hareg.gc, hareg.auth) does not import
+  hareg.ui (the web interface is built on it).
 
 Failures list the offending edges as ``module:line -> module``.
 """
@@ -33,7 +35,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hareg", "hareg_cli")
 WEB_FRAMEWORKS = ("flask", "werkzeug")
-FLASK_FREE = ("hareg.registry", "hareg.db", "hareg.storage")
+FLASK_FREE = ("hareg.registry", "hareg.db", "hareg.storage", "hareg.virtual", "hareg.remote")
 
 #: Edges let through the Flask-free rule, each with its reason.
 ALLOWED_WEB_EDGES = {
@@ -157,8 +159,15 @@ def _format(edges: list[Edge]) -> str:
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.endswith(".__main__")))
-def test_every_module_imports(module: str) -> None:
+def test_every_module_imports(module: str, request: pytest.FixtureRequest,
+                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """(``__main__`` modules run the program when imported: they are only read.)"""
+    if module == "hareg.server.wsgi":
+        # Importing it builds the app from the HAREG_* environment: on a migrated test
+        # database, not on an embedded PostgreSQL started in ./hareg-data and left running.
+        pg = request.getfixturevalue("pg")
+        monkeypatch.setenv("HAREG_DATABASE_URL", pg.migrated_database("hareg_wsgi"))
+        monkeypatch.setenv("HAREG_SERVER_DATA_DIR", str(tmp_path / "data"))
     importlib.import_module(module)
 
 
@@ -287,6 +296,8 @@ def test_allowed_web_edges_still_exist() -> None:
 @pytest.mark.parametrize(("sources", "forbidden", "reason"), [
     ("hareg.registry", "hareg.gc", "gc is built on the registry"),
     ("hareg.storage", "hareg.registry", "the registry is built on storage"),
+    *((domain, "hareg.ui", "the web interface is built on the domain, never the reverse")
+      for domain in ("hareg.registry", "hareg.db", "hareg.storage", "hareg.gc", "hareg.auth")),
 ])
 def test_layers(sources: str, forbidden: str, reason: str) -> None:
     bad = [e for e in EDGES if _under(e.source, sources) and _under(e.target, forbidden)]

@@ -16,7 +16,7 @@ from ..registry.names import validate_name
 from ..server.metrics import MetricsMiddleware
 from ..server.proxy import TrustedProxies
 from ..server.requestlog import RequestLog, note_repository
-from . import admin, base, blobs, errors, listing, manifests, uploads
+from . import admin, base, blobs, errors, listing, manifests, namespaces, uploads
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -46,7 +46,7 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
         app.wsgi_app, proxies, enabled=config.log.requests)
     app.url_value_preprocessor(note_repository)
     for bp in (base.bp, blobs.bp, uploads.bp, manifests.bp, listing.tags_bp,
-               listing.catalog_bp, listing.referrers_bp, admin.bp):
+               listing.catalog_bp, listing.referrers_bp, admin.bp, namespaces.bp):
         app.register_blueprint(bp)
     errors.register_error_handlers(app)
     install_auth(app, config.auth)  # first hook: authorize from the route, before any DB
@@ -65,6 +65,10 @@ def create_app(config: Config, registry: Registry | None = None) -> Flask:
         response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return response
 
+    if config.ui.enabled:  # the web interface (hareg.ui): its own blueprint and session
+        from ..ui import install_ui
+
+        install_ui(app, config)
     from ..gc.schedule import start_scheduler
 
     start_scheduler(app.extensions["hareg"], config)  # only when [gc] schedule is set

@@ -5,13 +5,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flask import Blueprint, Response, request
 
 from ..registry import blobs
 from ..registry.blobs import BlobInfo
 from ..registry.errors import RangeNotSatisfiable
-from .http import registry
+from ..remote import pull
+from ..virtual import pull as virtual_pull
+from .http import refuse_virtual_delete, registry, through_virtual
+from .remote import refuse_writes, remote_target
 
 bp = Blueprint("blobs", __name__)
 
@@ -63,10 +67,48 @@ def _headers(info: BlobInfo) -> dict[str, str]:
 @bp.route("/v2/<path:name>/blobs/<digest>", methods=["GET", "HEAD"])
 def get_blob(name: str, digest: str) -> Response:
     reg = registry()
-    info = blobs.stat_blob(reg, name, digest)
+    head = request.method == "HEAD"
+    via = through_virtual(name)
+    if via is not None:
+        found = virtual_pull.stat_blob(reg, via, digest, head=head)
+        return _answer(found, lambda: virtual_pull.stat_blob(reg, via, digest, head=True))
+    target = remote_target(name)
+    if target is None:
+        return _send(blobs.stat_blob(reg, name, digest))
+    remote, path = target
+    found = pull.get_blob(reg, remote, path, digest, head=head)
+    return _answer(found, lambda: blobs.stat_blob(reg, pull.cache_repository(remote, path),
+                                                  digest))
+
+
+def _answer(found: pull.RemoteBlob, cached: Callable[[], object]) -> Response:
+    """A blob a remote namespace answered: cached (a BlobInfo), or streamed from its upstream
+    while it is cached. A range of an uncached blob: the whole blob is cached first, then the
+    range is served from the cache, which ``cached()`` finds (docs/virtual-remote.rst)."""
+    if isinstance(found, BlobInfo):
+        return _send(found)
+    if found.chunks is not None and request.headers.get("Range"):
+        found.drain()
+        info = cached()
+        assert isinstance(info, BlobInfo)
+        return _send(info)
+    headers = _headers(BlobInfo(found.digest, found.size or 0))
+    if found.size is not None:
+        headers["Content-Length"] = str(found.size)
+    else:
+        del headers["Accept-Ranges"]
+    if found.chunks is None:
+        return Response(status=200, headers=headers)
+    return Response(found.chunks, status=200, headers=headers, direct_passthrough=True)
+
+
+def _send(info: BlobInfo) -> Response:
+    """A blob hareg stores (a local one, or cached by a remote namespace), ranges included;
+    with ``[storage] redirect``, a GET is a 307 to the object's presigned URL instead."""
+    reg = registry()
     if request.method == "GET":
         url = blobs.blob_redirect_url(reg, info)
-        if url is not None:  # [storage] redirect: the client GETs (and ranges) from the bucket
+        if url is not None:  # the client GETs (and ranges) from the bucket
             return Response(status=307, headers={
                 "Location": url, "Docker-Content-Digest": info.digest, "Content-Length": "0",
                 "Cache-Control": "no-store"})  # the URL expires: no cache may keep it
@@ -96,5 +138,7 @@ def get_blob(name: str, digest: str) -> Response:
 
 @bp.delete("/v2/<path:name>/blobs/<digest>")
 def delete_blob(name: str, digest: str) -> Response:
+    refuse_writes(name)
+    refuse_virtual_delete(name)
     blobs.delete_blob(registry(), name, digest)
     return Response(status=202, headers={"Content-Length": "0"})

@@ -14,8 +14,12 @@ from flask import current_app, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import ClientDisconnected as WerkzeugClientDisconnected
 
+from ..auth.web import pullable, require_access
 from ..registry.context import Registry
 from ..registry.errors import BlobUploadInvalid, ManifestInvalid, RegistryError
+from ..registry.namespaces import Kind, Route
+from ..virtual import push as virtual_push
+from ..virtual.members import Through, through
 
 READ_SIZE = 1024 * 1024
 
@@ -83,6 +87,40 @@ def _read(stream: IO[bytes], size: int) -> bytes:
 
 def registry() -> Registry:
     return current_app.extensions["hareg"]
+
+
+def route_of(name: str) -> Route:
+    """Where the repository ``name`` goes (hareg.registry.namespaces)."""
+    return registry().namespaces.current().route(name)
+
+
+def through_virtual(name: str) -> Through | None:
+    """For a name in a virtual namespace, the members this caller may use; else None."""
+    namespaces = registry().namespaces.current()
+    route = namespaces.route(name)
+    if route.kind != Kind.VIRTUAL:
+        return None
+    return through(namespaces, route, pullable())
+
+
+def push_target(name: str) -> tuple[str, Through | None]:
+    """The repository a push to ``name`` writes: ``name`` itself, or for a virtual name its
+    deploy repository (405 without one; the caller's push permission on it is checked here,
+    besides the hook's on the virtual name), with the members the caller may pull."""
+    namespaces = registry().namespaces.current()
+    route = namespaces.route(name)
+    if route.kind != Kind.VIRTUAL:
+        return name, None
+    target = virtual_push.deploy_repository(route)
+    require_access(target, "push")
+    return target, through(namespaces, route, pullable())
+
+
+def refuse_virtual_delete(name: str) -> None:
+    """405 for a DELETE through a virtual name."""
+    route = route_of(name)
+    if route.kind == Kind.VIRTUAL:
+        raise virtual_push.refuse_delete(route)
 
 
 def body_chunks(limit: int | None = None) -> Iterator[bytes]:

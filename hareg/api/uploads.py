@@ -16,7 +16,9 @@ from ..auth.web import pullable
 from ..registry import blobs, uploads
 from ..registry.names import parse_digest
 from ..registry.uploads import UploadIdle, UploadSession
-from .http import body_chunks, read_timed_out, registry, upload_location
+from ..virtual.push import mount_source
+from .http import body_chunks, push_target, read_timed_out, registry, upload_location
+from .remote import refuse_writes
 
 bp = Blueprint("uploads", __name__)
 
@@ -79,24 +81,30 @@ def _created(name: str, digest: str) -> Response:
 
 @bp.post("/v2/<path:name>/blobs/uploads/", strict_slashes=False)
 def start_upload(name: str) -> Response:
+    refuse_writes(name)
     reg = registry()
+    target, _ = push_target(name)
     args = request.args
     mount = args.get("mount")
     if mount:
-        if blobs.mount_blob(reg, name, mount, args.get("from") or None, visible=pullable()):
+        source, sources = mount_source(reg.namespaces.current(), args.get("from") or None,
+                                       pullable())
+        if blobs.mount_blob(reg, target, mount, source, visible=sources):
             return _created(name, str(parse_digest(mount)))
     elif "digest" in args:
-        digest = uploads.upload_whole(reg, name, args["digest"], body_chunks(),
+        digest = uploads.upload_whole(reg, target, args["digest"], body_chunks(),
                                       request.content_length)
         return _created(name, digest)
-    session = uploads.start_upload(reg, name, args.get("digest-algorithm") or "sha256")
+    session = uploads.start_upload(reg, target, args.get("digest-algorithm") or "sha256")
     return Response(status=202, headers=_session_headers(name, session))
 
 
 @bp.patch("/v2/<path:name>/blobs/uploads/<upload_id>")
 def patch_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
+    target, _ = push_target(name)
     with _idle_timeout():
-        session = uploads.append_chunk(registry(), name, upload_id, _upload_body(),
+        session = uploads.append_chunk(registry(), target, upload_id, _upload_body(),
                                        request.content_length,
                                        request.headers.get("Content-Range"))
     return Response(status=202, headers=_session_headers(name, session))
@@ -104,8 +112,10 @@ def patch_upload(name: str, upload_id: str) -> Response:
 
 @bp.put("/v2/<path:name>/blobs/uploads/<upload_id>")
 def finish_upload(name: str, upload_id: str) -> Response:
+    refuse_writes(name)
+    target, _ = push_target(name)
     with _idle_timeout():
-        digest = uploads.finish_upload(registry(), name, upload_id, request.args.get("digest"),
+        digest = uploads.finish_upload(registry(), target, upload_id, request.args.get("digest"),
                                        _upload_body(), request.content_length,
                                        request.headers.get("Content-Range"))
     return _created(name, digest)
@@ -113,11 +123,13 @@ def finish_upload(name: str, upload_id: str) -> Response:
 
 @bp.get("/v2/<path:name>/blobs/uploads/<upload_id>")
 def upload_status(name: str, upload_id: str) -> Response:
-    session = uploads.get_upload(registry(), name, upload_id)
+    refuse_writes(name)
+    session = uploads.get_upload(registry(), push_target(name)[0], upload_id)
     return Response(status=204, headers=_session_headers(name, session))
 
 
 @bp.delete("/v2/<path:name>/blobs/uploads/<upload_id>")
 def cancel_upload(name: str, upload_id: str) -> Response:
-    uploads.cancel_upload(registry(), name, upload_id)
+    refuse_writes(name)
+    uploads.cancel_upload(registry(), push_target(name)[0], upload_id)
     return Response(status=204)

@@ -22,7 +22,7 @@ from ..grammar import is_name
 from ..registry.visibility import RepositoryFilter
 from .globs import glob_to_regex
 from .policy import Policy
-from .scopes import CATALOG, REGISTRY, REPOSITORY, Scope
+from .scopes import ADMIN_SCOPE, CATALOG, REGISTRY, REPOSITORY, Scope
 from .tokens import TokenGrant
 
 
@@ -37,6 +37,7 @@ class Need(enum.StrEnum):
     PUSH = "push"
     DELETE = "delete"
     PROMOTE = "promote"    # the repositories are in the body: views call require_access too
+    ADMIN = "admin"        # registry-wide: the admin API (namespace definitions)
 
 
 REPOSITORY_NEEDS = frozenset({Need.PULL, Need.PUSH, Need.DELETE, Need.PROMOTE})
@@ -69,6 +70,8 @@ def challenge_scope(need: Need, repository: str | None) -> Scope | None:
     """The scope a client must ask the token endpoint for, for this route."""
     if need == Need.CATALOG:
         return Scope(REGISTRY, CATALOG, ("*",))
+    if need == Need.ADMIN:
+        return ADMIN_SCOPE
     if repository is None or need not in REPOSITORY_NEEDS:
         return None
     actions = ("pull", "push") if need == Need.PUSH else (str(need),)
@@ -80,6 +83,8 @@ def _token_has(token: TokenGrant, need: Need, repository: str | None) -> bool:
         return True
     if need == Need.CATALOG:
         return any(token.allows(REGISTRY, CATALOG, a) for a in ("*", "list"))
+    if need == Need.ADMIN:
+        return token.allows(ADMIN_SCOPE.type, ADMIN_SCOPE.name, ADMIN_SCOPE.actions[0])
     if need == Need.PROMOTE and repository is None:
         return any(rtype == REPOSITORY and ("promote" in acts or "*" in acts)
                    for (rtype, _), acts in token.access.items())
@@ -92,6 +97,8 @@ def _policy_has(policy: Policy, subject: str | None, need: Need,
         return subject is not None
     if need == Need.CATALOG:
         return policy.may_list_catalog(subject)
+    if need == Need.ADMIN:
+        return policy.may_administer(subject)
     if need == Need.PROMOTE and repository is None:
         return policy.may_promote_somewhere(subject)
     return repository is not None and policy.allows(subject, repository, str(need))

@@ -5,7 +5,8 @@
 Rules only grant (there is no deny rule); the actions of a caller on a repository are the union
 of every rule whose subjects name the caller and whose patterns match the repository, plus
 ``pull`` where ``anonymous_pull`` matches (for everyone). With no rule at all, every
-authenticated caller may pull, push and delete everywhere; ``promote`` always needs a rule.
+authenticated caller may pull, push and delete everywhere; ``promote`` always needs a rule, and
+so does ``admin`` (registry-wide: a rule grants it only with ``repositories = ["**"]``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from ..registry.visibility import EVERYTHING, RepositoryFilter
 from .globs import glob_to_regex
-from .settings import ANY_USER, DEFAULT_ACTIONS, GROUP_PREFIX, AuthConfig
+from .settings import ADMIN, ANY_USER, DEFAULT_ACTIONS, GROUP_PREFIX, AuthConfig
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,8 @@ class Policy:
 
     def may_promote_somewhere(self, subject: str | None) -> bool:
         return any("promote" in g.actions for g in self._grants_of(subject))
+
+    def may_administer(self, subject: str | None) -> bool:
+        """Whether ``subject`` holds the registry-wide ``admin`` action (never anonymous)."""
+        return subject is not None and any(ADMIN in g.actions
+                                           for g in self._grants_of(subject))

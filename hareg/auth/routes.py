@@ -18,6 +18,11 @@ _READ = ("GET", "HEAD")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
+#: Endpoints of the web interface's blueprint (hareg.ui). A browser sends no Authorization
+#: header: the interface authorizes each of its requests itself, from its signed session
+#: cookie, with the same users and rules (hareg.ui.access); this hook lets them through.
+UI_ENDPOINT_PREFIX = "ui."
+
 ROUTE_NEEDS: dict[tuple[str, str], Need] = {
     **{("base.version_check", m): Need.LOGIN for m in _READ},
     **{("blobs.get_blob", m): Need.PULL for m in _READ},
@@ -40,6 +45,11 @@ ROUTE_NEEDS: dict[tuple[str, str], Need] = {
     # caller may promote somewhere; the view calls hareg.auth.web.require_access for the
     # source (pull) and destination (promote) before it touches the database.
     ("admin.promote", "POST"): Need.PROMOTE,
+    # Namespace definitions: the registry-wide admin action (docs/virtual-remote.rst).
+    **{("namespaces.list_namespaces", m): Need.ADMIN for m in _READ},
+    **{("namespaces.get_namespace", m): Need.ADMIN for m in _READ},
+    ("namespaces.put_namespace", "PUT"): Need.ADMIN,
+    ("namespaces.delete_namespace", "DELETE"): Need.ADMIN,
 }
 
 
@@ -51,6 +61,8 @@ def required_need(endpoint: str | None, method: str, path: str) -> Need | None:
         return Need.PUBLIC
     if endpoint is None:
         return None
+    if endpoint.startswith(UI_ENDPOINT_PREFIX):
+        return Need.PUBLIC
     return ROUTE_NEEDS.get((endpoint, method))
 
 

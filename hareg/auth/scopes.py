@@ -18,6 +18,9 @@ _TYPE_RE = re.compile(r"[a-z0-9]+(?:\([a-z0-9]+\))?")
 REPOSITORY = "repository"
 REGISTRY = "registry"
 CATALOG = "catalog"
+#: What the admin API needs in token mode: the ``admin`` action on the registry's namespace
+#: definitions (``[[auth.rules]]`` grant it with ``actions = ["admin"]``).
+NAMESPACES = "namespaces"
 
 
 class ScopeError(ValueError):
@@ -36,6 +39,9 @@ class Scope:
     def claim(self) -> dict[str, object]:
         """The entry of a token's ``access`` claim."""
         return {"type": self.type, "name": self.name, "actions": list(self.actions)}
+
+
+ADMIN_SCOPE = Scope(REGISTRY, NAMESPACES, ("admin",))
 
 
 def parse_scope(text: str) -> Scope:

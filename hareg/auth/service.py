@@ -14,8 +14,8 @@ from .errors import PasswordChecksUnavailable, TooManyFailedLogins
 from .htpasswd import Htpasswd
 from .keys import VerificationKey, load_signing_key, parse_public_keys
 from .policy import Policy
-from .scopes import CATALOG, REGISTRY, REPOSITORY, Scope
-from .settings import ACTIONS, AuthConfig
+from .scopes import CATALOG, NAMESPACES, REGISTRY, REPOSITORY, Scope
+from .settings import ACTIONS, ADMIN, AuthConfig
 from .throttle import LoginThrottle, PasswordChecksBusy, PasswordGate
 from .tokens import InvalidToken, TokenIssuer, TokenVerifier
 from .watch import WatchedFile
@@ -127,9 +127,12 @@ class AuthService:
             if scope.type == REPOSITORY:
                 wanted = ACTIONS if "*" in scope.actions else scope.actions
                 allowed = self.policy.actions(subject, scope.name)
-                actions = tuple(a for a in wanted if a in allowed)
+                actions = tuple(a for a in wanted if a in allowed and a in ACTIONS)
             elif scope.type == REGISTRY and scope.name == CATALOG:
                 actions = ("*",) if self.policy.may_list_catalog(subject) else ()
+            elif (scope.type == REGISTRY and scope.name == NAMESPACES
+                  and {ADMIN, "*"} & set(scope.actions)):
+                actions = (ADMIN,) if self.policy.may_administer(subject) else ()
             else:
                 actions = ()
             if actions:

@@ -37,7 +37,11 @@ from ..durations import parse_duration
 from .globs import glob_error
 
 MODES = ("none", "basic", "token")
+#: Actions on repositories; ``"*"`` in a rule means all of them.
 ACTIONS = ("pull", "push", "delete", "promote")
+#: The registry-wide action of the admin API (namespace definitions): never part of ``"*"``,
+#: granted only by a rule naming it with ``repositories = ["**"]``.
+ADMIN = "admin"
 # What every authenticated user may do everywhere when no rule is configured.
 DEFAULT_ACTIONS = ("pull", "push", "delete")
 ANY_USER = "*"
@@ -138,12 +142,19 @@ class _RuleSchema(Schema):
                        validate=validate.Length(min=1))
     repositories = mf.List(mf.String(validate=_glob), required=True,
                            validate=validate.Length(min=1))
-    actions = mf.List(mf.String(validate=validate.OneOf((*ACTIONS, "*"))), required=True,
+    actions = mf.List(mf.String(validate=validate.OneOf((*ACTIONS, ADMIN, "*"))), required=True,
                       validate=validate.Length(min=1))
+
+    @validates_schema
+    def _admin_everywhere(self, data: dict[str, Any], **_: Any) -> None:
+        if ADMIN in data.get("actions", ()) and data.get("repositories") != ["**"]:
+            raise ValidationError('"admin" is registry-wide: a rule granting it needs'
+                                  ' repositories = ["**"]')
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> AuthRule:
-        actions = ACTIONS if "*" in data["actions"] else tuple(dict.fromkeys(data["actions"]))
+        actions = tuple(dict.fromkeys(
+            a for named in data["actions"] for a in (ACTIONS if named == "*" else (named,))))
         return AuthRule(tuple(data["subjects"]), tuple(data["repositories"]), actions)
 
 

@@ -40,6 +40,7 @@ from ..storage import layout
 from ..storage.base import NotFound, ObjectInfo
 from .kinds import BLOB, JSON_KINDS, LAYER, REVISION, TAG, UPLOAD, label
 from .links import DEFAULT_JOBS, PROBLEMS, Disagreement, Link, confirm, judge, read_links
+from .namespaces import NamespaceDifference, compare_namespaces
 
 __all__ = ["BLOB", "JSON_KINDS", "LAYER", "REVISION", "TAG", "UPLOAD", "CheckReport", "Missing",
            "check_storage", "find_missing_objects", "summarize", "to_json"]
@@ -70,11 +71,13 @@ class CheckReport:
     #: Links no row knows, younger than ``pending_age``: a push in flight, or one cut short by
     #: a crash (invariant 3 allows those objects; ``hareg gc --orphans`` removes them).
     pending: list[str] = field(default_factory=list)
+    #: Namespace definitions whose bucket object and row differ (hareg.check.namespaces).
+    namespaces: list[NamespaceDifference] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.disagreements
+        return not self.missing and not self.disagreements and not self.namespaces
 
 
 # ------------------------------------------------------------------- rows -> keys
@@ -241,6 +244,8 @@ def check_storage(reg: Any, progress: Progress | None = None, *, links: bool = T
                            if key not in young]
             progress.phase("confirming links that disagree", len(candidates))
             report.disagreements, report.in_flight = confirm(reg, candidates, jobs, progress)
+        progress.phase("comparing namespace definitions", None)
+        report.namespaces = compare_namespaces(reg)
     finally:
         progress.close()
     report.unknown = Counter(still.values())
@@ -308,6 +313,10 @@ def summarize(report: CheckReport) -> Iterable[str]:
         yield "links that disagree with the database (row: problem (key)):"
         for d in report.disagreements:
             yield f"  {d.row}: {d.message()} ({d.key})"
+    if report.namespaces:
+        yield "namespace definitions that differ between the bucket and the database:"
+        for difference in report.namespaces:
+            yield f"  {difference.namespace}: {difference.message()}"
     if report.ok:
         yield "ok: every row's object exists"
         return
@@ -320,6 +329,11 @@ def summarize(report: CheckReport) -> Iterable[str]:
         n = len(report.disagreements)
         problems.append(f"{counted(n, 'link')} {'disagrees' if n == 1 else 'disagree'}"
                         " with the database")
+    if report.namespaces:
+        n = len(report.namespaces)
+        problems.append(f"{counted(n, 'namespace definition')}"
+                        f" {'differs' if n == 1 else 'differ'} between the bucket and the"
+                        " database")
     yield "problems: " + "; ".join(problems)
 
 
@@ -355,5 +369,8 @@ def to_json(report: CheckReport | None, error: str | None = None) -> dict[str, A
         "pending": list(report.pending),
         "in_flight_count": len(report.in_flight),
         "in_flight": list(report.in_flight),
+        "namespace_difference_count": len(report.namespaces),
+        "namespace_differences": [{"namespace": d.namespace, "problem": d.problem}
+                                  for d in report.namespaces],
         "error": error,
     }

@@ -66,3 +66,11 @@ def history(cur: cursor, limit: int = 20) -> list[dict[str, Any]]:
     cur.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM gc_runs"
                 " ORDER BY started_at DESC, id DESC LIMIT %s", (limit,))
     return [dict(zip(HISTORY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+
+
+def history_page(cur: cursor, before: int | None, limit: int) -> list[dict[str, Any]]:
+    """Runs newest first (by id, below ``before``): a keyset page of the history."""
+    cur.execute(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM gc_runs WHERE id < %s"
+                " ORDER BY id DESC LIMIT %s",
+                (before if before is not None else 2**63 - 1, limit))
+    return [dict(zip(HISTORY_COLUMNS, row, strict=True)) for row in cur.fetchall()]

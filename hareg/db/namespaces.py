@@ -8,6 +8,7 @@ validated against the set it replaces (hareg/registry/namespace_store.py).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg2.extensions import cursor
@@ -31,3 +32,21 @@ def save_definition(cur: cursor, name: str, kind: str, definition: dict[str, Any
 def delete_definition(cur: cursor, name: str) -> bool:
     cur.execute("DELETE FROM namespaces WHERE name = %s", (name,))
     return cur.rowcount > 0
+
+
+def definitions_updated_before(cur: cursor, before: datetime | None) -> list[str]:
+    """Names of the definitions last changed before ``before`` (rebuild-db's prune)."""
+    cur.execute("SELECT name FROM namespaces WHERE updated_at < %s ORDER BY name", (before,))
+    return [row[0] for row in cur.fetchall()]
+
+
+def namespaces_in_use(cur: cursor) -> set[str]:
+    """The first path component of every repository with a slash in its name that holds a
+    manifest or a blob link: the namespaces local content already uses (a definition may not
+    take one over). One scan of ``repositories``; definitions change rarely."""
+    cur.execute(
+        "SELECT DISTINCT split_part(r.name, '/', 1) FROM repositories r"
+        " WHERE strpos(r.name, '/') > 0"
+        " AND (EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)"
+        "      OR EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository_id = r.id))")
+    return {row[0] for row in cur.fetchall()}

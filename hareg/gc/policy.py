@@ -79,3 +79,37 @@ def still_expired(rule: RetentionRule | None, tag: TagState, now: datetime) -> b
     if rule.expire_after:
         return now - tag.updated_at > timedelta(seconds=parse_duration(rule.expire_after))
     return rule.keep_last is not None
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What retention does to one tag, and why (the web interface shows it)."""
+
+    kept: bool
+    reason: str
+    until: datetime | None = None  # kept until then (expire_after), when that is the reason
+
+
+def tag_fate(rule: RetentionRule | None, name: str, updated_at: datetime, now: datetime, *,
+             recent: bool, promoted: bool) -> Fate:
+    """The verdict :func:`expired_tags` reaches for one tag, explained. ``recent``: the tag is
+    among the rule's ``keep_last`` most recently pushed tags of its repository; ``promoted``:
+    an active promotion has it as its source."""
+    if rule is None:
+        return Fate(True, "no retention rule")
+    if rule.keep_last is None and not rule.expire_after:
+        return Fate(True, f"rule {rule.repository} removes nothing")
+    if tag_matches(rule.protect, name):
+        return Fate(True, f"protected (protect = {rule.protect})")
+    if promoted:
+        return Fate(True, "promoted from here")
+    if tag_matches(rule.keep_tags, name):
+        return Fate(True, f"kept (keep_tags = {rule.keep_tags})")
+    if recent:
+        return Fate(True, f"among the {rule.keep_last} newest (keep_last)")
+    if rule.expire_after:
+        until = updated_at + timedelta(seconds=parse_duration(rule.expire_after))
+        if now - updated_at > until - updated_at:
+            return Fate(False, f"older than {rule.expire_after}")
+        return Fate(True, f"until older than {rule.expire_after}", until)
+    return Fate(False, f"beyond keep_last={rule.keep_last}")

@@ -9,7 +9,7 @@ from typing import Any
 
 from .options import RebuildOptions
 
-KINDS = ("repositories", "blobs", "repository_blobs", "manifests", "tags")
+KINDS = ("repositories", "blobs", "repository_blobs", "manifests", "tags", "namespaces")
 MAX_REPORTED = 1000  # errors and warnings listed in the summary (all are counted)
 
 

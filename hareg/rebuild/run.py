@@ -24,6 +24,7 @@ from ..db.session import Session, now
 from ..db.transaction import transaction
 from ..storage import layout
 from ..storage.base import StorageDriver, StorageError
+from .namespaces import restore_namespaces
 from .options import RebuildBusy, RebuildFailed, RebuildOptions, Stopped
 from .report import Report
 from .repository import RepoKeys, RepositoryJob, classify
@@ -75,6 +76,7 @@ class Run:
                     self.started_at = now(cur)
                 if self.options.from_scratch:
                     self._empty_tables()
+                restore_namespaces(self)
                 self._blobs_phase()
                 complete = self._repositories_phase()
                 if self.options.prune and not self.stop.is_set():

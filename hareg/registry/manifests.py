@@ -33,6 +33,7 @@ from psycopg2.extensions import cursor
 from ..db import blobs as blob_rows
 from ..db import locks, repositories
 from ..db import manifests as manifest_rows
+from ..db import remote_cache as remote_rows
 from ..db import tags as tag_rows
 from ..storage import layout
 from .context import Registry
@@ -75,7 +76,14 @@ def _digest_of(payload: bytes, algorithm: str) -> str:
 
 
 def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
-                 content_type: str, extra_tags: Sequence[str] = ()) -> PushResult:
+                 content_type: str, extra_tags: Sequence[str] = (), *,
+                 cache: bool = False) -> PushResult:
+    """Push a manifest (by tag or digest, with extra tags).
+
+    ``cache``: the manifest comes from a remote namespace's upstream (hareg.remote.pull). The
+    cache is sparse: the blobs and children it references may not be cached yet (they are
+    fetched when pulled), and its tags are marked as confirmed by the upstream now.
+    """
     if len(payload) > reg.settings.max_manifest_size:
         raise ManifestTooLarge(detail={"limit": reg.settings.max_manifest_size})
     tags: list[str] = []
@@ -100,7 +108,9 @@ def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
         manifest_id = manifest_rows.lock_manifest_id(cur, repo_id, digest)
         refs = None
         if manifest_id is None:  # a re-push or a new tag: the row vouches for its references
-            refs = check_references(cur, repo_id, parsed, sparse=reg.settings.sparse_indexes)
+            refs = check_references(cur, repo_id, parsed,
+                                    sparse=cache or reg.settings.sparse_indexes,
+                                    strict=not cache)
         moves = plan_tags(reg, cur, repo_id, repository, tags, digest)
         # 2. storage, then rows; the tag links last
         if manifest_id is None:
@@ -114,6 +124,9 @@ def put_manifest(reg: Registry, repository: str, reference: str, payload: bytes,
             blob_rows.insert_blob(cur, digest, len(payload))
             manifest_id = insert_manifest(cur, repo_id, digest, payload, parsed, refs)
         apply_tags(reg, cur, moves, manifest_id, digest, written)
+        if cache:
+            for tag in tags:
+                remote_rows.mark_checked(cur, repo_id, tag)
     return PushResult(digest, parsed.subject, tuple(tags))
 
 

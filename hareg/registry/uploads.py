@@ -503,6 +503,49 @@ def upload_whole(reg: Registry, repository: str, digest: str, chunks: Iterable[b
     return str(expected)
 
 
+class StreamedBlob:
+    """A blob written to storage as it arrives from elsewhere, chunk by chunk (the
+    pull-through cache of a remote namespace: hareg.remote.fetch), the way a single-request
+    upload is: whole parts go out as they fill, memory holds at most one part; then the digest
+    is verified and the blob committed with its link (invariants 3 and 4)."""
+
+    def __init__(self, reg: Registry, repository: str, digest: str) -> None:
+        self.reg = reg
+        self.repository = repository
+        self.expected = parse_digest(digest)
+        self.session = _new_session(repository, self.expected.algorithm)
+        self.writer = _Writer(reg, self.session)
+        self.content: _Content = None
+
+    @property
+    def size(self) -> int:
+        return self.session.offset
+
+    def write(self, chunk: bytes) -> None:
+        self.writer.append((chunk,), None, None)
+
+    def finish(self) -> None:
+        """Write what remains and verify the digest; DigestInvalid (storage cleaned) when the
+        bytes do not match. No connection held."""
+        self.content = _finish_storage(self.reg, self.writer, self.expected, None)
+        if self.content is None:
+            self.discard()
+            raise DigestInvalid(f"the content does not match its digest {self.expected}",
+                                detail={"digest": str(self.expected)})
+
+    def commit(self, cur: cursor) -> None:
+        """In the caller's transaction: the object at its content address, the blobs row and
+        the repository's link (after :meth:`finish`)."""
+        assert self.content is not None
+        _commit_blob(self.reg, cur, self.repository, self.content, str(self.expected),
+                     self.session.offset)
+
+    def discard(self) -> None:
+        """Remove what was written (best effort: an orphan is collected by gc --orphans)."""
+        with suppress(Exception):
+            _discard_storage(self.reg.storage, self.session)
+
+
 def cancel_upload(reg: Registry, repository: str, upload_id: str) -> None:
     """DELETE: the session goes at once, claimed or not (a PATCH in flight then fails)."""
     with reg.db.transaction() as cur:

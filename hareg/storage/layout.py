@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..grammar import HEX_LENGTHS, NAME_RE, is_encoded, is_tag
+from ..grammar import HEX_LENGTHS, NAME_COMPONENT, NAME_RE, is_encoded, is_tag
 
 ROOT = "docker/registry/v2"
 
@@ -37,6 +37,11 @@ _UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _REPOS = f"{ROOT}/repositories/"
 _BLOBS = f"{ROOT}/blobs/"
 _RESERVED = ("_layers", "_manifests", "_uploads")
+# hareg's own objects, beside (never under) distribution's repositories/ and blobs/: the walks
+# of rebuild-db, hareg check and gc --orphans list only those two, so nothing here is ever
+# taken for repository data.
+_NAMESPACES = f"{ROOT}/hareg/namespaces/"
+_NAMESPACE_RE = re.compile(rf"{NAME_COMPONENT}")
 
 
 # --------------------------------------------------------------------------
@@ -148,6 +153,11 @@ def upload_dir(repo: str, upload_id: str) -> str:
     return f"{uploads_dir(repo)}{validate_upload_id(upload_id)}/"
 
 
+def namespaces_dir() -> str:
+    """Prefix of the namespace definitions (docs/virtual-remote.rst): one JSON object each."""
+    return _NAMESPACES
+
+
 def blob_dir(digest: str) -> str:
     """Prefix of one blob (distribution keeps only ``data`` in it)."""
     alg, hexpart = split_digest(digest)
@@ -186,6 +196,21 @@ def tag_index_link(repo: str, tag: str, digest: str) -> str:
 def upload_data(repo: str, upload_id: str) -> str:
     """Key where an upload's bytes are assembled before they move to ``blob_data``."""
     return f"{upload_dir(repo, upload_id)}data"
+
+
+def namespace_definition(namespace: str) -> str:
+    """Key of one remote or virtual namespace's definition (its JSON form)."""
+    if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace):
+        raise ValueError(f"invalid namespace name {namespace!r}")
+    return f"{_NAMESPACES}{namespace}.json"
+
+
+def parse_namespace_key(key: str) -> str | None:
+    """The namespace whose definition is stored at ``key``, or None for any other key."""
+    if not key.startswith(_NAMESPACES) or not key.endswith(".json"):
+        return None
+    name = key[len(_NAMESPACES):-len(".json")]
+    return name if _NAMESPACE_RE.fullmatch(name) else None
 
 
 # --------------------------------------------------------------------------

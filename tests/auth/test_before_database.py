@@ -16,6 +16,7 @@ from flask import Flask
 
 from hareg.api.app import create_app
 from hareg.config import RegistryConfig, load_config
+from hareg.registry.namespace_cache import StaticNamespaces
 from tests.auth.helpers import GROUPS, RULES, USERS, write_htpasswd
 
 TOUCHED: list[str] = []
@@ -43,7 +44,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
         "auth": {"mode": "basic", "htpasswd": str(htpasswd), "rules": RULES, "groups": GROUPS},
     })
     registry = types.SimpleNamespace(db=Untouchable("db"), storage=Untouchable("storage"),
-                                     settings=RegistryConfig(), retention=())
+                                     settings=RegistryConfig(), retention=(),
+                                     namespaces=StaticNamespaces())
     return create_app(config, registry=registry)  # type: ignore[arg-type]
 
 

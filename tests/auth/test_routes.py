@@ -11,7 +11,7 @@ from flask import Flask
 
 from hareg.api.app import create_app
 from hareg.auth.access import Need
-from hareg.auth.routes import ROUTE_NEEDS, required_need, unprotected_routes
+from hareg.auth.routes import ROUTE_NEEDS, UI_ENDPOINT_PREFIX, required_need, unprotected_routes
 from hareg.config import load_config
 from tests.auth.helpers import Keys, write_htpasswd
 
@@ -79,10 +79,16 @@ def test_the_matrix_gives_each_route_its_action(app: Flask, endpoint: str, metho
 
 
 def test_only_health_metrics_and_options_are_public(app: Flask) -> None:
+    """Besides those, the web interface's routes pass the hook: they authorize themselves
+    from their session (hareg.ui.access); the prefix rule lets through nothing outside
+    /ui/."""
     public = {(r.rule, m) for r in app.url_map.iter_rules() for m in r.methods or ()
-              if m != "OPTIONS" and required_need(r.endpoint, m, r.rule) == Need.PUBLIC}
+              if m != "OPTIONS" and required_need(r.endpoint, m, r.rule) == Need.PUBLIC
+              and not r.endpoint.startswith(UI_ENDPOINT_PREFIX)}
     assert {path for path, _ in public} <= {"/healthz", "/readyz", "/metrics",
                                              "/static/<path:filename>"}
+    ui = [r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith(UI_ENDPOINT_PREFIX)]
+    assert ui and all(path.startswith("/ui/") for path in ui)
     assert required_need(None, "GET", "/metrics") == Need.PUBLIC
     assert required_need(None, "POST", "/metrics") is None
     assert all(need != Need.PUBLIC or key[0] == "static" for key, need in ROUTE_NEEDS.items())

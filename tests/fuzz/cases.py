@@ -31,7 +31,9 @@ UPLOAD_IDS = ["00000000-0000-4000-8000-000000000000", "not-a-uuid", "..", "a\x00
 FILENAMES = ["../../../etc/passwd", "x", "..%2f..%2fsetup.cfg", "a\x00"]
 PATH_POOLS: dict[str, list[str]] = {"name": NAMES, "digest": DIGESTS,
                                     "reference": TAGS + DIGESTS, "upload_id": UPLOAD_IDS,
-                                    "filename": FILENAMES}
+                                    "filename": FILENAMES,
+                                    # the web interface (hareg.ui)
+                                    "repository": NAMES, "tag": TAGS}
 
 #: Query parameters the API reads, and hostile values for them.
 NUMBERS = ["0", "1", "-1", HUGE, "1e3", "0x10", "\x00", "", " 5", "\u0663", "99999999999999999999"]
@@ -47,6 +49,13 @@ QUERY_POOLS: dict[str, list[str]] = {
     "digest-algorithm": ["sha256", "sha512", "md5", "\x00", HUGE],
     "scope": ["repository:a:pull", "x", "\x00", "repository:" + "a" * 600 + ":pull"],
     "service": ["x", "\x00"],
+    # the web interface's parameters (hareg.ui)
+    "q": TEXT + NAMES[:4],
+    "after": TEXT + NAMES[:4],
+    "prefix": TEXT + TAGS[:4],
+    "before": NUMBERS,
+    "repository": NAMES + TEXT,
+    "next": ["/ui/", "https://evil.example/", "//evil.example", "/\\evil", *TEXT],
 }
 
 #: Request headers the API reads, and hostile values for them.
@@ -115,7 +124,8 @@ def _fill(rule: str, rng: random.Random) -> str:
         spec, _, rest = tail.partition(">")
         var = spec.rpartition(":")[2]
         value = rng.choice(PATH_POOLS[var])
-        out.append(before + quote(value, safe="/:" if var in ("name", "filename") else ":"))
+        slashes = var in ("name", "filename", "repository")
+        out.append(before + quote(value, safe="/:" if slashes else ":"))
     return "".join(out) + rest
 
 
