@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from hareg.auth.globs import glob_to_regex
-from hareg.db import repositories, tags
+from hareg.db import repositories, tags, virtual
 
 SKEW_MANIFESTS = 3000
 OTHERS = 2000
@@ -150,4 +150,13 @@ def test_filtered_catalog_merges_the_ranges_of_its_regexes(conn: Any):
         plan = "\n".join(repositories.list_nonempty(
             _Explaining(cur), "", matching, 101))  # type: ignore[arg-type]
     assert "'other/r0001'" in plan and "'other/r0002'" in plan, plan  # a range, not a scan
+    assert "Seq Scan" not in plan and "hashed SubPlan" not in plan, plan
+
+
+def test_virtual_catalog_page_probes_indexes_only(conn: Any):
+    """The catalog of virtual namespaces tests non-emptiness the same way."""
+    ranges = [virtual.NameRange("", "other/", "other0", "v/", "other/")]
+    with conn.cursor() as cur:
+        assert virtual.catalog(cur, ranges, None, 3) == ["v/r00001", "v/r00002", "v/r00003"]
+        plan = "\n".join(virtual.catalog(_Explaining(cur), ranges, None, 101))  # type: ignore[arg-type]
     assert "Seq Scan" not in plan and "hashed SubPlan" not in plan, plan
