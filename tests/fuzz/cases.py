@@ -29,11 +29,14 @@ TAGS = ["latest", "v1", "x" * 129, "a\x00", "a\n", ".hidden", "-a", "ü", "", HU
 UPLOAD_IDS = ["00000000-0000-4000-8000-000000000000", "not-a-uuid", "..", "a\x00", HUGE,
               "%2e%2e"]
 FILENAMES = ["../../../etc/passwd", "x", "..%2f..%2fsetup.cfg", "a\x00"]
+NAMESPACES = ["hub", "docker", "Hub", "a/b", "a\x00", "-a", "..", "x" * 300, "ü", ""]
 PATH_POOLS: dict[str, list[str]] = {"name": NAMES, "digest": DIGESTS,
                                     "reference": TAGS + DIGESTS, "upload_id": UPLOAD_IDS,
                                     "filename": FILENAMES,
                                     # the web interface (hareg.ui)
-                                    "repository": NAMES, "tag": TAGS}
+                                    "repository": NAMES, "tag": TAGS,
+                                    # the admin API (hareg.api.namespaces)
+                                    "namespace": NAMESPACES}
 
 #: Query parameters the API reads, and hostile values for them.
 NUMBERS = ["0", "1", "-1", HUGE, "1e3", "0x10", "\x00", "", " 5", "\u0663", "99999999999999999999"]
@@ -98,6 +101,13 @@ BODIES: list[bytes] = [
     json.dumps({"source": "a/b:v1", "target": "c/d:v2"}).encode(),
     json.dumps({"source": "a\u0000:v1", "target": "../x"}).encode(),
     "\ufeff{}".encode(), b"\xff\xfe{\x00}\x00",
+    # namespace definitions (the admin API)
+    json.dumps({"kind": "remote", "url": "ftp://x"}).encode(),
+    json.dumps({"kind": "remote", "url": "http://127.0.0.1:1", "tag_ttl": "1e309s"}).encode(),
+    b'{"kind": "remote", "url": "http://127.0.0.1:1", "timeout": 1e999}',
+    json.dumps({"kind": "virtual", "members": ["a", "a"], "deploy": "b"}).encode(),
+    json.dumps({"kind": "virtual", "members": ["x" * 300] * 100}).encode(),
+    json.dumps({"kind": "virtual", "members": "abc"}).encode(),
 ]
 
 
