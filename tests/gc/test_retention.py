@@ -172,11 +172,13 @@ def test_invalid_rules_are_config_errors(tmp_path: Path) -> None:
 def test_gc_settings_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "hareg.toml"
     path.write_text('[gc]\ngrace_period = "15m"\n[[retention]]\nrepository = "dev/**"\n'
-                    'keep_last = 3\n')
+                    'keep_last = 3\n[[retention]]\nrepository = "hub/**"\n'
+                    'not_pulled_for = "30d"\n')
     config = load_config(path, env={"HAREG_GC_SCHEDULE": "6h", "HAREG_GC_KEEP_REFERRERS": "no"})
     assert config.gc.grace_seconds == 900 and config.gc.schedule_seconds == 6 * 3600
     assert config.gc.keep_referrers is False and config.gc.upload_max_age_seconds == 86400
-    assert config.retention == (RetentionRule("dev/**", keep_last=3),)
+    assert config.retention == (RetentionRule("dev/**", keep_last=3),
+                                RetentionRule("hub/**", not_pulled_for="30d"))
     with pytest.raises(ConfigError, match=r"gc\.grace_period"):
         load_config(None, env={"HAREG_GC_GRACE_PERIOD": "soon"})
 
