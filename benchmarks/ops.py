@@ -13,9 +13,10 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .httpclient import Connection, Reply, VerifyError
 
@@ -203,6 +204,45 @@ def pull_blob(conn: Connection, repo: str, blob: Blob | BigBlob) -> int:
         expect(r, 200, "GET blob")
     expect_header(r, "docker-content-digest", blob.digest, "GET blob")
     return blob.size
+
+
+_REDIRECT_TARGETS = threading.local()  # per client thread: (host, port) -> keep-alive Connection
+
+
+def _redirect_connection(host: str, port: int) -> Connection:
+    conns = getattr(_REDIRECT_TARGETS, "conns", None)
+    if conns is None:
+        conns = _REDIRECT_TARGETS.conns = {}
+    if (host, port) not in conns:
+        conns[(host, port)] = Connection(host, port)
+    return conns[(host, port)]
+
+
+def pull_blob_redirected(conn: Connection, repo: str, blob: Blob) -> int:
+    """GET a blob from a registry that redirects blob GETs: expects a 307, then GETs the
+    Location (a presigned URL on the S3 server, on a keep-alive connection of this thread)
+    and compares the bytes, as :func:`pull_blob` does."""
+    path = f"/v2/{repo}/blobs/{blob.digest}"
+    r = conn.request("GET", path)
+    expect(r, 307, "GET blob (redirect)")
+    url = urlsplit(r.header("location"))
+    if url.scheme != "http" or not url.hostname or not url.port:
+        raise VerifyError(f"GET blob: unexpected Location {r.header('location')[:80]!r}")
+    target = url.path + (f"?{url.query}" if url.query else "")
+    r = _redirect_connection(url.hostname, url.port).request("GET", target,
+                                                             expect_body=blob.data)
+    expect(r, 200, "GET presigned URL")
+    return blob.size
+
+
+def list_page(conn: Connection, path: str, key: str, count: int) -> int:
+    """One page of a listing (tags or catalog): exactly ``count`` items, in byte order."""
+    r = conn.request("GET", path)
+    expect(r, 200, f"GET {path}")
+    items = json.loads(r.body)[key] or []
+    if len(items) != count or items != sorted(items):
+        raise VerifyError(f"GET {path}: {len(items)} items, expected {count} in order")
+    return 0
 
 
 def mount_blob(conn: Connection, repo: str, source: str, blob: Blob) -> int:

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import os
 import platform
+import random
 import shlex
 import shutil
 import statistics
@@ -34,7 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from . import gevent_check
+from . import gevent_check, scale_rows
 from . import ops as o
 from .httpclient import LoadResult, Op, percentile, run_ops
 from .servers import Distribution, Hareg, Meter, Moto, Postgres, Server, StorageSpec, Usage
@@ -48,8 +49,12 @@ class Row:
     key: str
     unit: str  # "MiB/s", "req/s" or "ms" (then lower is better)
     hareg_only: bool = False
-    target: str = ""  # "ratio>=1", "ratio>=10", "p50<20ms", "growth<64MiB"
+    target: str = ""  # "ratio>=1", "ratio>=10", "p50<20ms", "growth<64MiB", "flat"
     note: str = ""
+    #: A point of a growth curve (hareg only): the curve's name and the table size. "flat":
+    #: the median is at most twice the curve's first point.
+    curve: str = ""
+    size: int = 0
 
 
 @dataclass
@@ -90,21 +95,35 @@ class Sizes:
     cap_s: float = 20.0  # no operation of a measurement starts after this many seconds
     budget_s: float = 60.0  # a row whose samples took this long on a server gets no more reps
     big_both: bool = True  # the 1 GiB push/pull on distribution too (not only hareg)
+    # Listings at scale: one repository with scale_tags tags, one with scale_manifests
+    # manifests and scale_repos others, through the API on both servers; then hareg alone,
+    # rows generated in SQL, at each table size of ``curve``.
+    scale_tags: int = 20_000
+    scale_manifests: int = 2000
+    scale_repos: int = 2000
+    curve: tuple[int, ...] = (1000, 10_000, 100_000)
+    curve_ops: int = 50
 
 
 FULL = Sizes(reps=3)
 #: On S3 every figure is bounded by moto (single-threaded Python): short caps keep the run
 #: under 10 minutes; what matters there is CPU per GB / per request and S3 calls per operation.
-FULL_S3 = Sizes(reps=3, cap_s=2.0, budget_s=6.0, big_both=False)
+FULL_S3 = Sizes(reps=3, cap_s=2.0, budget_s=6.0, big_both=False,
+                # distribution's manifest PUTs on moto: about 40 a second (the setup)
+                scale_tags=2000, scale_manifests=300, scale_repos=500)
 QUICK = Sizes(reps=1, small=(MIB, 32), large=(64 * MIB, 2), chunked=(64 * MIB, 1, 5 * MIB),
               manifests=200, tags=2000, repos=500, referrers=200, big=256 * MIB, list_ops=10,
-              walk_ops=3, referrer_ops=50, get_passes=2, cap_s=3.0, budget_s=4.0)
+              walk_ops=3, referrer_ops=50, get_passes=2, cap_s=3.0, budget_s=4.0,
+              scale_tags=5000, scale_manifests=300, scale_repos=500, curve=(1000, 10_000),
+              curve_ops=20)
 
 
 class Bench:
     def __init__(self, servers: dict[str, Server], moto: Moto | None, sizes: Sizes,
-                 procs: int) -> None:
+                 procs: int, redirecting: Callable[[], dict[str, Server]] | None = None) -> None:
         self.servers = servers
+        #: Starts a hareg and a distribution that redirect blob GETs to S3 (s3 runs only).
+        self.redirecting = redirecting
         self.moto = moto
         self.sizes = sizes
         self.procs = procs
@@ -314,6 +333,140 @@ def bench_tags(b: Bench) -> None:
                       * b.sizes.walk_ops, 1, {"pages": stats})
 
 
+def bench_scale(b: Bench) -> None:
+    """Listings where they matter: a repository with many tags and a catalog walk, in a
+    registry that also holds a repository with many manifests (both servers, loaded through
+    the API); then hareg alone, rows generated in SQL, at each size of ``curve``: the time of
+    one page must not grow with the tables."""
+    s = b.sizes
+    big, many, src = "bench/scale/tags", "bench/scale/manifests", "bench/scale/src"
+    config, layers = _image_blobs(b, "scale")
+    man = o.image_manifest(config, layers, "scale")
+    tags = sorted(f"v{i:06d}" for i in range(s.scale_tags))
+    mans = [o.image_manifest(config, layers, f"scale/{i}") for i in range(s.scale_manifests)]
+    seed = b.content.blob(512, "scale/seed")
+    repos = [f"bench/scale/r{i:05d}" for i in range(s.scale_repos)]
+    hareg = b.servers[HAREG]
+    assert isinstance(hareg, Hareg)
+    for server in b.servers.values():
+        _push_image_blobs(b, server, big, [config, *layers])
+        _push_image_blobs(b, server, many, [config, *layers])
+        if server is hareg:
+            # Rows in SQL: the listing reads nothing else, and tens of thousands of manifest
+            # PUTs would take minutes (manifest PUT is issue 11's target 1).
+            b.setup(server, "scale: manifest", [partial(o.put_manifest, repo=big,
+                                                        ref=tags[0], m=man)], 1)
+            t0 = time.perf_counter()
+            scale_rows.add_tags(hareg.database_url, big, len(tags), manifest=man.digest)
+            print(f"  (setup: scale: {len(tags)} tag rows on hareg in SQL in "
+                  f"{time.perf_counter() - t0:.1f} s)", flush=True)
+        else:
+            b.setup(server, "scale: tags",
+                    [partial(o.put_manifest, repo=big, ref=t, m=man) for t in tags], 16)
+        b.setup(server, "scale: manifests",
+                [partial(o.put_manifest, repo=many, ref=m.digest, m=m) for m in mans], 16)
+        b.setup(server, "scale: seed", [partial(o.push_monolithic, repo=src, blob=seed)], 1)
+        b.setup(server, "scale: repositories",
+                [partial(o.mount_blob, repo=r, source=src, blob=seed) for r in repos], 16)
+    scale_rows.analyze(hareg.database_url)  # what autovacuum does after such a load
+    whole = Row(f"tags/list {s.scale_tags} tags, whole, large db", "ms", target="ratio>=10",
+                note="hareg pages the list by 10,000 tags (Link header, followed); "
+                "distribution answers it in one page; hareg's tag rows made in SQL")
+    walk = Row(f"_catalog walk {s.scale_repos} repos n=100, large db", "ms",
+               target="ratio>=10", note=f"the registry also holds {s.scale_tags} tags and "
+               f"{s.scale_manifests} manifests in two repositories, and the other scenarios'")
+    for rep in range(s.reps):
+        for server in b.order(rep):
+            b.measure(whole, server, rep, [partial(o.list_tags, repo=big, n=None,
+                                                   expected=tags)] * s.list_ops, 1)
+        for server in b.order(rep + 1):
+            stats: dict[str, int] = {}
+            b.measure(walk, server, rep,
+                      [partial(o.walk_catalog, n=100, expected=repos, stats=stats)]
+                      * s.walk_ops, 1, {"pages": stats})
+    _scale_curve(b, hareg)
+
+
+def _scale_curve(b: Bench, hareg: Hareg) -> None:
+    """hareg's time for one page at growing table sizes (rows generated in SQL)."""
+    s = b.sizes
+    url = hareg.database_url
+    have = 0
+    for size in s.curve:
+        t0 = time.perf_counter()
+        repo = f"bench/curve/t{size}"
+        names = scale_rows.add_tags(url, repo, size)
+        more = [f"bench/curve/r{i:06d}" for i in range(have, size)]
+        for i in range(0, len(more), 10_000):
+            scale_rows.add_repositories(url, more[i:i + 10_000])
+        have = size
+        scale_rows.add_manifests(url, "bench/curve/manifests", size * 3 // 10)
+        scale_rows.analyze(url)
+        print(f"  (setup: {size} tags, {size} repositories, {size * 3 // 10} manifests in "
+              f"SQL: {time.perf_counter() - t0:.1f} s)", flush=True)
+        rng = random.Random(size)
+        tag_pages = [f"/v2/{repo}/tags/list?n=100&last={names[rng.randrange(size - 100)]}"
+                     for _ in range(s.curve_ops)]
+        repo_names = [f"bench/curve/r{i:06d}" for i in range(size)]
+        catalog_pages = [f"/v2/_catalog?n=100&last={repo_names[rng.randrange(size - 100)]}"
+                         for _ in range(s.curve_ops)]
+        rows = [
+            (Row(f"curve: tags page n=100 of {size} tags", "ms", hareg_only=True,
+                 target="flat", curve="tags/list page, n=100", size=size),
+             [partial(o.list_page, path=p, key="tags", count=100) for p in tag_pages]),
+            (Row(f"curve: _catalog page n=100 of {size} repos", "ms", hareg_only=True,
+                 target="flat", curve="_catalog page, n=100", size=size,
+                 note="curve rows: database rows generated in SQL, statistics fresh"),
+             [partial(o.list_page, path=p, key="repositories", count=100)
+              for p in catalog_pages]),
+            (Row(f"curve: tags/list without n, {size} tags", "ms", hareg_only=True,
+                 curve="tags/list without n (first page)", size=size,
+                 note="without n a page holds at most 10,000 tags"),
+             [partial(o.list_page, path=f"/v2/{repo}/tags/list", key="tags",
+                      count=min(size, 10_000))] * max(3, s.curve_ops // 5)),
+        ]
+        for rep in range(s.reps):
+            for row, ops in rows:
+                b.measure(row, hareg, rep, ops, 1)
+
+
+def bench_redirect(b: Bench) -> None:
+    """Blob pulls with S3 redirects on (hareg ``[storage] redirect = true``, distribution's
+    default), on a second pair of servers; the rows without redirects are the "pull" rows of
+    the blobs scenario. The client follows the 307 to moto and verifies the bytes."""
+    if b.redirecting is None:
+        print("  (redirect: s3 only, skipped)", flush=True)
+        return
+    servers = b.redirecting()
+    pair = Bench(servers, b.moto, b.sizes, b.procs)
+    pair.content = b.content
+    try:
+        for size, count in (b.sizes.small, b.sizes.large):
+            label = f"{size // MIB} MiB x {count}"
+            for conc in (1, 8):
+                row = Row(f"pull {label} c{conc}, S3 redirect", "MiB/s", target="ratio>=1",
+                          note="both redirect blob GETs to presigned S3 URLs; the client "
+                          "follows them")
+                for rep in range(b.sizes.reps):
+                    blobs = [b.content.blob(size, f"redirect/{label}/{conc}/{rep}")
+                             for _ in range(count)]
+                    repo = f"bench/redirect-{size // MIB}m-c{conc}-r{rep}"
+                    for server in pair.order(rep):
+                        pair.setup(server, "blobs to pull",
+                                   [partial(o.push_monolithic, repo=repo, blob=x)
+                                    for x in blobs], conc)
+                    for server in pair.order(rep + 1):
+                        pair.measure(row, server, rep,
+                                     [partial(o.pull_blob_redirected, repo=repo, blob=x)
+                                      for x in blobs], conc)
+                    del blobs
+    finally:
+        for server in servers.values():
+            server.stop()
+        b.rows.update(pair.rows)
+        b.samples += pair.samples
+
+
 def bench_referrers(b: Bench) -> None:
     """An image with N referrers (two artifact types); GET referrers with and without filter.
     distribution 2.8 has no referrers API: hareg alone."""
@@ -376,6 +529,8 @@ SCENARIOS: dict[str, Callable[[Bench], None]] = {
     "tags": bench_tags,
     "referrers": bench_referrers,
     "big": bench_big,
+    "scale": bench_scale,
+    "redirect": bench_redirect,
 }
 
 
@@ -434,6 +589,14 @@ def summarize(b: Bench) -> list[dict[str, Any]]:
         entry["ratio"] = ratio
         entry["target_met"] = _target_met(row, entry)
         out.append(entry)
+    for entry in out:  # "flat": against the first point of the same curve
+        if entry["target"] == "flat" and entry["target_met"] is not False:
+            first = min((e for e in out if e["curve"] == entry["curve"]),
+                        key=lambda e: e["size"])
+            base = (first.get(HAREG) or {}).get("value")
+            value = (entry.get(HAREG) or {}).get("value")
+            entry["target_met"] = (base is not None and value is not None
+                                   and value <= 2 * base)
     return out
 
 
@@ -448,7 +611,7 @@ def _target_met(row: Row, entry: dict[str, Any]) -> bool | None:
         return h["p50_ms"] < 20
     if row.target == "growth<64MiB":
         return h["growth_mib"] < 64
-    return None
+    return None  # "flat" is decided in summarize(), which sees the whole curve
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -527,6 +690,15 @@ def resource_table(summary: list[dict[str, Any]], s3: bool) -> str:
     return _rst_table(header, rows)
 
 
+def curves(summary: list[dict[str, Any]]) -> list[str]:
+    """One line per growth curve: hareg's median per table size."""
+    lines: dict[str, list[str]] = {}
+    for e in sorted((e for e in summary if e.get("curve")), key=lambda e: e["size"]):
+        value = (e.get(HAREG) or {}).get("value")
+        lines.setdefault(e["curve"], []).append(f"{e['size']:,}: {_fmt(value, 2)} ms")
+    return [f"{curve}: " + ", ".join(points) for curve, points in lines.items()]
+
+
 def notes(summary: list[dict[str, Any]]) -> list[str]:
     out = []
     by_note: dict[str, list[str]] = {}
@@ -597,7 +769,16 @@ def main(argv: list[str] | None = None) -> int:
                    DIST: Distribution(work / DIST, spec)}
         for server in servers.values():
             server.start()
-        bench = Bench(servers, moto, sizes, args.client_procs)
+        def redirecting() -> dict[str, Server]:
+            pair: dict[str, Server] = {
+                HAREG: Hareg(work / "hareg-redirect", spec, pg, args.workers, redirect=True),
+                DIST: Distribution(work / "distribution-redirect", spec, redirect=True)}
+            for server in pair.values():
+                server.start()
+            return pair
+
+        bench = Bench(servers, moto, sizes, args.client_procs,
+                      redirecting if args.storage == "s3" else None)
         print(f"hareg pid {servers[HAREG].pids()}  distribution pid {servers[DIST].pids()}  "
               f"work dir {work}", flush=True)
         for group in groups:
@@ -681,6 +862,10 @@ def report(result: dict[str, Any]) -> str:
             f"{gevent['serialized_ms']} ms); up to {gevent['max_overlapping_queries']} "
             "queries overlapped."
         )]
+    growth = curves(summary)
+    if growth:
+        parts += ["", ("Growth curves (hareg, median time of one request by table size; the "
+                  "whole curve is in one database):"), ""] + [f"- {line}" for line in growth]
     extra = notes(summary)
     if extra:
         parts += ["", "Notes:", ""] + [f"- {n}" for n in extra]

@@ -328,7 +328,9 @@ class Server:
 class Hareg(Server):
     name = "hareg"
 
-    def __init__(self, work: Path, storage: StorageSpec, pg: Postgres, workers: int) -> None:
+    def __init__(self, work: Path, storage: StorageSpec, pg: Postgres, workers: int,
+                 redirect: bool = False) -> None:
+        """``redirect``: ``[storage] redirect = true`` (s3 only), in a bucket of its own."""
         super().__init__(work)
         self.pg = pg
         self.workers = workers
@@ -340,11 +342,13 @@ class Hareg(Server):
             store = {"driver": "filesystem", "root": str(storage.root / "hareg")}
         else:
             assert storage.moto is not None
-            self.bucket = "hareg-bench"
+            self.bucket = "hareg-bench-redirect" if redirect else "hareg-bench"
             storage.moto.make_bucket(self.bucket)
             store = {"driver": "s3", "bucket": self.bucket, "endpoint_url": storage.moto.endpoint,
                      "region": "us-east-1", "access_key_id": "testing",
                      "secret_access_key": "testing", "path_style": True}
+            if redirect:
+                store["redirect"] = True
         sections = {
             "server": {"bind": f"127.0.0.1:{self.port}", "workers": workers,
                        "data_dir": str(work / "data")},
@@ -375,7 +379,9 @@ class Hareg(Server):
 class Distribution(Server):
     name = "distribution"
 
-    def __init__(self, work: Path, storage: StorageSpec) -> None:
+    def __init__(self, work: Path, storage: StorageSpec, redirect: bool = False) -> None:
+        """``redirect``: its S3 driver's default (blob GETs redirected to presigned URLs),
+        in a bucket of its own; without, bytes go through the registry as with hareg."""
         super().__init__(work)
         self.config_path = work / "config.yml"
         if storage.kind == "filesystem":
@@ -383,7 +389,7 @@ class Distribution(Server):
             driver = {"filesystem": {"rootdirectory": str(storage.root / "distribution")}}
         else:
             assert storage.moto is not None
-            self.bucket = "distribution-bench"
+            self.bucket = "distribution-bench-redirect" if redirect else "distribution-bench"
             storage.moto.make_bucket(self.bucket)
             driver = {"s3": {
                 "region": "us-east-1", "regionendpoint": storage.moto.endpoint,
@@ -399,7 +405,7 @@ class Distribution(Server):
                 "cache": {"blobdescriptor": "inmemory"},
                 "maintenance": {"uploadpurging": {"enabled": False}},
                 # Bytes go through the registry, as with hareg (S3 would otherwise redirect).
-                "redirect": {"disable": True},
+                "redirect": {"disable": not redirect},
             },
             "http": {"addr": f"127.0.0.1:{self.port}"},
         }

@@ -74,6 +74,13 @@ class StorageConfig:
     secret_access_key: str = field(default="", repr=False)
     path_style: bool = False
     part_size: int = 8 * 1024 * 1024
+    #: Answer blob GETs with a 307 to a presigned URL of the object (s3 only).
+    redirect: bool = False
+    redirect_expiry: str = "20m"
+
+    def redirect_seconds(self) -> int:
+        """How long a redirect URL stays valid; 0 when blob GETs are not redirected."""
+        return parse_duration(self.redirect_expiry) if self.redirect else 0
 
 
 @dataclass(frozen=True)
@@ -247,6 +254,16 @@ def _valid_positive_duration(value: str) -> None:
         raise ValidationError("must be a positive duration")
 
 
+#: SigV4 presigned URLs are valid for at most 7 days.
+_MAX_REDIRECT_EXPIRY = 7 * 86400
+
+
+def _valid_redirect_expiry(value: str) -> None:
+    _valid_duration(value)
+    if not 0 < parse_duration(value) <= _MAX_REDIRECT_EXPIRY:
+        raise ValidationError("must be a positive duration of at most 7d")
+
+
 def _valid_regex(value: str) -> None:
     try:
         re.compile(value)
@@ -304,6 +321,7 @@ _SECTIONS: dict[str, tuple[type, type[Schema]]] = {
         driver=validate.OneOf(["filesystem", "s3"]),
         part_size=validate.Range(min=5 * 1024 * 1024, max=5 * 1024 * 1024 * 1024,
                                  error="must be between 5 MiB and 5 GiB"),
+        redirect_expiry=_valid_redirect_expiry,
     )),
     "registry": (RegistryConfig, _section_schema(
         RegistryConfig,
@@ -474,4 +492,9 @@ def load_config(
     config = Config(**loaded, retention=tuple(rules))
     if config.storage.driver == "s3" and not config.storage.bucket:
         raise ConfigError("storage.bucket: required when storage.driver is \"s3\"")
+    if config.storage.redirect and config.storage.driver != "s3":
+        # Refused rather than ignored: an operator who asks for redirects expects the bytes
+        # to leave through the bucket, not through the registry.
+        raise ConfigError("storage.redirect: only the \"s3\" driver can redirect blob"
+                          " downloads")
     return config

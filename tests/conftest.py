@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -43,12 +44,22 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return DEFAULT_WORKERS
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In xdist workers, forget ``HAREG_TEST_WORKERS``: it only tells the controller how many
+    workers to start, and hareg itself warns of unknown ``HAREG_*`` variables (tests of the
+    CLI run in-process and compare its standard error)."""
+    if hasattr(config, "workerinput"):
+        os.environ.pop(WORKERS_ENV, None)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with ``slow`` tests first (order kept within each file and among the others),
-    so that with ``--dist loadfile`` no worker starts a long file when the others are done."""
+    """Files with ``slow`` tests first, then the other files by number of tests, most first
+    (order kept within each file and among equals), so that with ``--dist loadfile`` no worker
+    starts a long file when the others are done."""
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
+    tests_per_file = Counter(item.path for item in items)
+    items.sort(key=lambda item: (item.path not in slow_files, -tests_per_file[item.path]))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

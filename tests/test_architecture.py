@@ -159,8 +159,15 @@ def _format(edges: list[Edge]) -> str:
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if not m.endswith(".__main__")))
-def test_every_module_imports(module: str) -> None:
+def test_every_module_imports(module: str, request: pytest.FixtureRequest,
+                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """(``__main__`` modules run the program when imported: they are only read.)"""
+    if module == "hareg.server.wsgi":
+        # Importing it builds the app from the HAREG_* environment: on a migrated test
+        # database, not on an embedded PostgreSQL started in ./hareg-data and left running.
+        pg = request.getfixturevalue("pg")
+        monkeypatch.setenv("HAREG_DATABASE_URL", pg.migrated_database("hareg_wsgi"))
+        monkeypatch.setenv("HAREG_SERVER_DATA_DIR", str(tmp_path / "data"))
     importlib.import_module(module)
 
 

@@ -103,8 +103,15 @@ def _answer(found: pull.RemoteBlob, cached: Callable[[], object]) -> Response:
 
 
 def _send(info: BlobInfo) -> Response:
-    """A blob hareg stores (a local one, or cached by a remote namespace), ranges included."""
+    """A blob hareg stores (a local one, or cached by a remote namespace), ranges included;
+    with ``[storage] redirect``, a GET is a 307 to the object's presigned URL instead."""
     reg = registry()
+    if request.method == "GET":
+        url = blobs.blob_redirect_url(reg, info)
+        if url is not None:  # the client GETs (and ranges) from the bucket
+            return Response(status=307, headers={
+                "Location": url, "Docker-Content-Digest": info.digest, "Content-Length": "0",
+                "Cache-Control": "no-store"})  # the URL expires: no cache may keep it
     headers = _headers(info)
     byte_range = _parse_range(request.headers.get("Range"), info.size)
     status, start, length = 200, 0, info.size

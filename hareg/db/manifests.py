@@ -140,20 +140,23 @@ def insert_manifest(cur: cursor, repo_id: int, digest: str, *, media_type: str,
 
 
 def insert_blob_references(cur: cursor, manifest_id: int, digests: Sequence[str]) -> None:
-    """The blobs a manifest needs (``manifest_blobs``); no round trip for an empty list."""
+    """The blobs a manifest needs (``manifest_blobs``); one round trip (executemany would
+    make one per blob), none for an empty list."""
     if digests:
-        cur.executemany("INSERT INTO manifest_blobs (manifest_id, digest) VALUES (%s, %s)",
-                        [(manifest_id, d) for d in digests])
+        cur.execute("INSERT INTO manifest_blobs (manifest_id, digest)"
+                    " SELECT %s, unnest(%s::text[])", (manifest_id, list(digests)))
 
 
 def insert_child_references(cur: cursor, manifest_id: int,
                             children: Sequence[tuple[str, int | None]]) -> None:
-    """An index's children as (digest, id or None while absent); none for an empty list."""
+    """An index's children as (digest, id or None while absent): one round trip, none for
+    an empty list."""
     if children:
-        cur.executemany(
+        cur.execute(
             "INSERT INTO manifest_children (parent_id, child_digest, child_id)"
-            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            [(manifest_id, d, child_id) for d, child_id in children],
+            " SELECT %s, d, c FROM unnest(%s::text[], %s::bigint[]) AS u (d, c)"
+            " ON CONFLICT DO NOTHING",
+            (manifest_id, [d for d, _ in children], [c for _, c in children]),
         )
 
 

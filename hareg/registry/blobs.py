@@ -51,6 +51,18 @@ def blob_local_path(reg: Registry, info: BlobInfo) -> str | None:
     return reg.storage.local_path(layout.blob_data(info.digest))
 
 
+def blob_redirect_url(reg: Registry, info: BlobInfo) -> str | None:
+    """A presigned URL the client may fetch the blob from, when ``[storage] redirect`` is on
+    (None otherwise, or when the driver cannot presign). Signing is local: no storage call.
+
+    The caller has already checked that the repository links the blob (:func:`stat_blob`):
+    the URL grants what a pull of this repository grants, for ``redirect_expiry`` seconds.
+    """
+    if reg.redirect_expiry <= 0:
+        return None
+    return reg.storage.presigned_get_url(layout.blob_data(info.digest), reg.redirect_expiry)
+
+
 def delete_blob(reg: Registry, repository: str, digest: str) -> None:
     """Unlink a blob from one repository; the content goes when garbage collection finds it
     unreferenced everywhere."""

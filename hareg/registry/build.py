@@ -45,6 +45,7 @@ def build_registry(config: Config, serving: bool = False) -> Registry:
         storage=MeteredStorage(create_driver(storage_cfg)),
         settings=config.registry,
         part_size=config.storage.part_size,
+        redirect_expiry=config.storage.redirect_seconds(),
         retention=config.retention,
         namespaces=NamespaceCache(db),
     )

@@ -18,6 +18,8 @@ class Registry:
     storage: StorageDriver
     settings: RegistryConfig
     part_size: int = 8 * 1024 * 1024
+    #: ``[storage] redirect``: seconds a blob GET's presigned URL stays valid; 0 streams.
+    redirect_expiry: int = 0
     retention: tuple[RetentionRule, ...] = ()  # [[retention]]: immutable tags, GC policies
     #: Remote and virtual namespace definitions (hareg.registry.namespaces); every namespace
     #: is local unless defined.

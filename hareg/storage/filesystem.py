@@ -147,16 +147,23 @@ class FilesystemDriver(StorageDriver):
 
     # ------------------------------------------------------------ directories
 
-    def _ensure_dir(self, path: str) -> None:
-        """Create ``path`` and its missing parents, durably."""
+    def _ensure_dir(self, path: str, durable: bool = True) -> list[str]:
+        """Create ``path`` and its missing parents, durably unless ``durable`` is false: then
+        the caller must fsync the directories returned (those whose entries changed) before
+        it relies on them."""
         missing = []
         while not os.path.isdir(path):
             missing.append(path)
             path = os.path.dirname(path)
+        changed = []
         for directory in reversed(missing):
             with suppress(FileExistsError):
                 os.mkdir(directory)
-            _fsync_dir(os.path.dirname(directory))
+            if durable:
+                _fsync_dir(os.path.dirname(directory))
+            else:
+                changed.append(os.path.dirname(directory))
+        return changed
 
     def _prune(self, path: str) -> None:
         """Remove ``path`` and its parents while they are empty, stopping at the root."""
@@ -167,10 +174,17 @@ class FilesystemDriver(StorageDriver):
                 return
             path = os.path.dirname(path)
 
-    def _in_dir(self, directory: str, action: Callable[[], _T]) -> _T:
-        """Run ``action`` after creating ``directory``, retrying if it is pruned meanwhile."""
+    def _in_dir(self, directory: str, action: Callable[[], _T],
+                changed: list[str] | None = None) -> _T:
+        """Run ``action`` after creating ``directory``, retrying if it is pruned meanwhile.
+
+        With ``changed``, the new directories' entries are not fsynced here: their parents
+        are added to ``changed`` for the caller to fsync later.
+        """
         for attempt in range(_PRUNE_RETRIES):
-            self._ensure_dir(directory)
+            made = self._ensure_dir(directory, durable=changed is None)
+            if changed is not None:
+                changed.extend(made)
             try:
                 return action()
             except FileNotFoundError:
@@ -190,7 +204,14 @@ class FilesystemDriver(StorageDriver):
             return os.open(tmp, flags, 0o666), tmp
 
         with _os_errors(key, writing=True):
-            fd, tmp = self._in_dir(directory, open_temp)
+            # The directories this write creates are fsynced at the end, after the file's
+            # own directory, not one by one as each is made: by then the journal commit that
+            # made the file durable carried their entries too, so each of those fsyncs finds
+            # nothing left to commit (ext4, xfs) instead of waiting for a commit of its own.
+            # Nothing is relied on before they all returned (invariant 3: the caller commits
+            # its row after put_bytes returns).
+            created: list[str] = []
+            fd, tmp = self._in_dir(directory, open_temp, created)
             try:
                 size = 0
                 with os.fdopen(fd, "wb") as f:
@@ -205,6 +226,8 @@ class FilesystemDriver(StorageDriver):
                     os.unlink(tmp)
                 raise
             _fsync_dir(directory)
+            for parent in reversed(dict.fromkeys(created)):
+                _fsync_dir(parent)
         return size
 
     def put_bytes(self, key: str, data: bytes) -> None:

@@ -111,6 +111,9 @@ class S3Driver(StorageDriver):
             # Our keys and arguments are built by layout.py; botocore's per-call validation
             # of them costs CPU on every small request for nothing.
             parameter_validation=False,
+            # Presigned URLs (``[storage] redirect``) in SigV4, as every request is: botocore
+            # would presign in the deprecated SigV2 otherwise, which newer regions refuse.
+            signature_version="s3v4",
         )
         session = boto3.session.Session(
             aws_access_key_id=access_key_id or None,

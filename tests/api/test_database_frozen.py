@@ -115,6 +115,7 @@ def _wait_ready(session: requests.Session, server: HaregServer) -> requests.Resp
     pytest.fail(f"not ready {RECOVERY_BOUND:g} s after SIGCONT: {resp and resp.text}")
 
 
+@pytest.mark.slow
 def test_frozen_database_gives_bounded_503(
     frozen_cluster: FrozenCluster, server_factory: ServerFactory,
     session: requests.Session, repo: str,

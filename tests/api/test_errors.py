@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from tests.conftest import unique_name
 from tests.fixtures.server import HaregServer
 from tests.oci import (
     OCI_MANIFEST,
@@ -155,11 +156,20 @@ CASES: dict[str, Case] = {
 }
 
 
+@pytest.fixture(scope="module")
+def existing_repo(registry: HaregServer, module_session: requests.Session) -> str:
+    """A repository with one blob and one tagged manifest, per driver, shared by the module:
+    every case is a refused request, and refused requests write nothing (invariant 6 of
+    docs/architecture.rst; tests/api/test_manifest_writes.py checks it object by object)."""
+    repo = f"{unique_name('errors')}/img"
+    push_blob(module_session, registry.url, repo, random_bytes(100))
+    push_image(module_session, registry.url, repo, image_manifest(), "exists")
+    return repo
+
+
 @pytest.fixture
-def ctx(registry: HaregServer, session: requests.Session, repo: str) -> Ctx:
-    push_blob(session, registry.url, repo, random_bytes(100))
-    push_image(session, registry.url, repo, image_manifest(), "exists")
-    return Ctx(session, registry.url, repo)
+def ctx(registry: HaregServer, session: requests.Session, existing_repo: str) -> Ctx:
+    return Ctx(session, registry.url, existing_repo)
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -24,7 +24,9 @@ from tests.oci import OCTET_STREAM, MiB, digest_of, random_bytes, resolve, with_
 def cluster(
     request: pytest.FixtureRequest, module_server_factory: ServerFactory
 ) -> list[HaregServer]:
-    return module_server_factory.cluster(3, driver=request.param)
+    # One gevent worker each: the uploads move between instances (processes), which is what
+    # this file is about; several workers per instance are exercised by tests/ha.
+    return module_server_factory.cluster(3, driver=request.param, workers=1)
 
 
 def _on(server: HaregServer, url: str) -> str:

@@ -285,7 +285,7 @@ def test_index_child_in_other_repository_is_unknown(
 
 
 def test_sparse_index(hareg_server: Callable[..., HaregServer], session: requests.Session):
-    server = hareg_server(sparse_indexes=True)
+    server = hareg_server(sparse_indexes=True, workers=1)
     repo = "sparse/repo"
     known = image_manifest()
     push_image(session, server.url, repo, known)
@@ -690,7 +690,7 @@ def _assert_unsupported(resp: requests.Response, read_only: bool = False) -> Non
 
 
 def test_delete_disabled(hareg_server: Callable[..., HaregServer], session: requests.Session):
-    server = hareg_server(delete_enabled=False)
+    server = hareg_server(delete_enabled=False, workers=1)
     repo = "nodelete/repo"
     m = image_manifest()
     push_image(session, server.url, repo, m, "t")
@@ -709,7 +709,7 @@ def test_delete_disabled(hareg_server: Callable[..., HaregServer], session: requ
 
 
 def test_read_only(hareg_server: Callable[..., HaregServer], session: requests.Session):
-    server = hareg_server(read_only=True)
+    server = hareg_server(read_only=True, workers=1)
     repo = "readonly/repo"
     m = image_manifest()
     base = f"{server.url}/v2/{repo}"

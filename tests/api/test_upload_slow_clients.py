@@ -82,6 +82,7 @@ def _status_line(sock: socket.socket) -> str:
     return data.split(b"\r\n", 1)[0].decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_trickling_patches_do_not_starve_a_pull(factory: ServerFactory, repo: str) -> None:
     """More slow PATCHes than the pool has connections: a pull on the same worker succeeds.
 
@@ -120,6 +121,7 @@ def test_trickling_patches_do_not_starve_a_pull(factory: ServerFactory, repo: st
         session.close()
 
 
+@pytest.mark.slow
 def test_idle_patch_is_cut_and_the_upload_resumes(factory: ServerFactory, repo: str) -> None:
     server = _server(factory, idle=2)
     session = new_session()

@@ -25,6 +25,7 @@ def reg(pg: Any, tmp_path: Path) -> Iterator[Registry]:
     yield Registry(db=db, storage=FilesystemDriver(str(tmp_path / "storage")),
                    settings=RegistryConfig())
     db.close()
+    pg.release(url)
 
 
 def push(reg: Registry, repo: str, reference: str) -> Manifest:

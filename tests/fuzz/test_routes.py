@@ -128,6 +128,7 @@ def test_every_route_has_values(app: Flask) -> None:
             assert var in PATH_POOLS, f"no fuzz values for <{var}> of {rule}: add a pool"
 
 
+@pytest.mark.slow
 def test_fuzz_routes_with_test_client(app: Flask, sandbox: Path) -> None:
     client = app.test_client()
     _seed(client)

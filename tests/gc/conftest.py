@@ -117,6 +117,7 @@ def env(pg: Any, tmp_path: Path) -> Iterator[Env]:
         yield e
     finally:
         e.reg.db.close()
+        pg.release(e.url)
 
 
 @pytest.fixture(params=["fs", "s3"])
@@ -131,3 +132,4 @@ def any_env(request: pytest.FixtureRequest, pg: Any, tmp_path: Path) -> Iterator
         yield e
     finally:
         e.reg.db.close()
+        pg.release(e.url)

@@ -25,6 +25,7 @@ def db(pg: Any) -> Iterator[Database]:
         yield database
     finally:
         database.close()
+        pg.release(url)
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,7 @@ from tests.oci import (
     get_all_pages,
     image_index,
     image_manifest,
+    new_session,
     push_blob,
     push_image,
     random_blob,
@@ -95,34 +98,66 @@ def _delete(session: requests.Session, url: str) -> None:
         raise RegistryError(f"DELETE {url}", resp)
 
 
+SNAPSHOT_THREADS = 8
+
+
 def snapshot(session: requests.Session, base: str, pushed: Pushed) -> dict[str, Any]:
     """Every API answer about ``pushed``: catalog, tag lists, manifests, blob HEADs, referrers.
 
     Referrers are compared as sets: the spec leaves their order open, and rebuild-db can
     only recover creation times to the precision of the storage's modification times.
+    The catalog is read with ``session``; the other answers (several hundred, all reads)
+    are asked for by :data:`SNAPSHOT_THREADS` threads, a session each.
     """
     catalog, _ = get_all_pages(session, base, "/v2/_catalog?n=2", "repositories")
-    snap: dict[str, Any] = {"catalog": catalog}
+    questions: list[tuple[str, str, str]] = []  # (snapshot key, method, path)
     for repo in pushed.repos:
-        resp = session.get(f"{base}/v2/{repo}/tags/list")
-        snap[f"tags {repo}"] = (resp.status_code, resp.json())
+        questions.append((f"tags {repo}", "tags", f"/v2/{repo}/tags/list"))
         refs = sorted(pushed.manifests) + pushed.tags.get(repo, []) + ["temp", "gone"]
-        for ref in refs:
-            resp = session.get(f"{base}/v2/{repo}/manifests/{ref}", headers={"Accept": ACCEPT})
-            snap[f"manifest {repo} {ref}"] = (
-                resp.status_code, resp.headers.get("Content-Type"),
-                resp.headers.get("Docker-Content-Digest"), hashlib.sha256(resp.content).hexdigest()
-                if resp.ok else _codes(resp))
-        for digest in sorted(pushed.manifests):
-            resp = session.get(f"{base}/v2/{repo}/referrers/{digest}")
+        questions += [(f"manifest {repo} {ref}", "manifest", f"/v2/{repo}/manifests/{ref}")
+                      for ref in refs]
+        questions += [(f"referrers {repo} {digest}", "referrers",
+                       f"/v2/{repo}/referrers/{digest}") for digest in sorted(pushed.manifests)]
+        questions += [(f"blob {repo} {digest}", "blob", f"/v2/{repo}/blobs/{digest}")
+                      for digest in sorted(pushed.blobs | pushed.manifests)]
+
+    local = threading.local()
+    sessions: list[requests.Session] = []
+
+    def ask(question: tuple[str, str, str]) -> Any:
+        _key, kind, path = question
+        if not hasattr(local, "session"):
+            local.session = new_session()
+            sessions.append(local.session)
+        s = local.session
+        url = f"{base}{path}"
+        if kind == "tags":
+            resp = s.get(url)
+            return (resp.status_code, resp.json())
+        if kind == "manifest":
+            resp = s.get(url, headers={"Accept": ACCEPT})
+            return (resp.status_code, resp.headers.get("Content-Type"),
+                    resp.headers.get("Docker-Content-Digest"),
+                    hashlib.sha256(resp.content).hexdigest() if resp.ok else _codes(resp))
+        if kind == "referrers":
+            resp = s.get(url)
             body = resp.json()
             if resp.ok:
                 body["manifests"].sort(key=lambda d: d["digest"])
-            snap[f"referrers {repo} {digest}"] = (resp.status_code, body)
-        for digest in sorted(pushed.blobs | pushed.manifests):
-            resp = session.head(f"{base}/v2/{repo}/blobs/{digest}")
-            snap[f"blob {repo} {digest}"] = (resp.status_code, resp.headers.get("Content-Length"),
-                                            resp.headers.get("Docker-Content-Digest"))
+            return (resp.status_code, body)
+        resp = s.head(url)
+        return (resp.status_code, resp.headers.get("Content-Length"),
+                resp.headers.get("Docker-Content-Digest"))
+
+    try:
+        with ThreadPoolExecutor(max_workers=SNAPSHOT_THREADS) as pool:
+            answers = list(pool.map(ask, questions))
+    finally:
+        for s in sessions:
+            s.close()
+    snap: dict[str, Any] = {"catalog": catalog}
+    snap.update((key, answer) for (key, _kind, _path), answer in zip(questions, answers,
+                                                                     strict=True))
     return snap
 
 

@@ -37,6 +37,7 @@ def env(request: pytest.FixtureRequest, pg: Any, tmp_path: Path) -> Iterator[Env
         yield e
     finally:
         e.reg.db.close()
+        pg.release(e.url)
 
 
 class Crash(Exception):

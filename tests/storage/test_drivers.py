@@ -263,6 +263,7 @@ def test_delete(driver: StorageDriver) -> None:
     assert list(driver.list_dirs("d")) == []
 
 
+@pytest.mark.slow
 def test_list_and_delete_many_beyond_one_page(driver: StorageDriver) -> None:
     # S3 lists 1000 keys per page and deletes 1000 per DeleteObjects call.
     keys = [f"bulk/{i % 7}/{i:04d}" for i in range(1100)]
