@@ -134,6 +134,7 @@ class RetentionRule:
     keep_last: int | None = None
     keep_tags: str = ""
     expire_after: str = ""
+    not_pulled_for: str = ""
     protect: str = ""
     immutable_tags: str = ""
 
@@ -240,7 +241,7 @@ def _valid_duration(value: str) -> None:
 
 
 def _valid_optional_duration(value: str) -> None:
-    """A duration, or empty for "not set" (expire_after) / "off" (schedule)."""
+    """A duration, or empty for "not set" (expire_after, not_pulled_for) / "off" (schedule)."""
     if value.strip():
         _valid_duration(value)
         if parse_duration(value) <= 0:
@@ -278,7 +279,8 @@ def _valid_glob(value: str) -> None:
 
 RetentionRuleSchema = _section_schema(
     RetentionRule, repository=_valid_glob, keep_tags=_valid_regex,
-    expire_after=_valid_optional_duration, protect=_valid_regex, immutable_tags=_valid_regex)
+    expire_after=_valid_optional_duration, not_pulled_for=_valid_optional_duration,
+    protect=_valid_regex, immutable_tags=_valid_regex)
 
 
 def _ip_network(value: str) -> None:

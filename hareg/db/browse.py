@@ -15,10 +15,12 @@ repository; callers never pass an empty tuple (they answer "nothing" without a q
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from psycopg2.extensions import cursor
+
+from .remote_cache import last_pulled
 
 #: A page of repositories counts at most this many tags, and sums at most this many blob
 #: links, per repository: one huge repository must not make the list slow. Beyond, the page
@@ -43,6 +45,7 @@ class TagRow(NamedTuple):
     manifest_size: int             # bytes of the manifest itself
     pushed_at: datetime
     payload: bytes
+    pulled_on: date | None         # last pulled (hareg.db.remote_cache.last_pulled)
 
 
 class ChildRow(NamedTuple):
@@ -118,12 +121,12 @@ def tag_page(cur: cursor, repo_id: int, *, after: str, limit: int,
                                                        [prefix])
     cur.execute(
         "SELECT t.name, m.id, m.digest, m.media_type, m.artifact_type,"
-        " octet_length(m.payload), t.updated_at, m.payload"
+        f" octet_length(m.payload), t.updated_at, m.payload, {last_pulled('m')}"
         " FROM tags t JOIN manifests m ON m.id = t.manifest_id"
         ' WHERE t.repository_id = %s AND t.name COLLATE "C" > %s' + search +
         ' ORDER BY t.name COLLATE "C" LIMIT %s',
         (repo_id, after, *search_args, limit))
-    return [TagRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]))
+    return [TagRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), r[8])
             for r in cur.fetchall()]
 
 
@@ -150,12 +153,15 @@ def newest_tags(cur: cursor, repo_id: int, n: int) -> list[str]:
     return [r[0] for r in cur.fetchall()]
 
 
-def all_tags(cur: cursor, repo_id: int) -> list[tuple[str, int, str, datetime]]:
-    """(tag, manifest id, digest, pushed at) of every tag of the repository (GC preview)."""
-    cur.execute("SELECT t.name, t.manifest_id, m.digest, t.updated_at FROM tags t"
+def all_tags(cur: cursor, repo_id: int
+             ) -> list[tuple[str, int, str, datetime, date | None]]:
+    """(tag, manifest id, digest, pushed at, last pulled) of every tag of the repository (GC
+    preview; last pulled: hareg.db.remote_cache.last_pulled)."""
+    cur.execute("SELECT t.name, t.manifest_id, m.digest, t.updated_at,"
+                f" {last_pulled('m')} FROM tags t"
                 " JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = %s",
                 (repo_id,))
-    return [(r[0], r[1], r[2], r[3]) for r in cur.fetchall()]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in cur.fetchall()]
 
 
 def manifest_detail(cur: cursor, repository: str, digest: str) -> ManifestDetail | None:

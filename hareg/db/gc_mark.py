@@ -11,7 +11,7 @@ hareg.db.garbage with ``planned=True``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from psycopg2.extensions import cursor
@@ -32,6 +32,7 @@ from .garbage import (
     repository_is_empty,
     within,
 )
+from .remote_cache import last_pulled
 
 
 def repositories(cur: cursor) -> list[tuple[int, str]]:
@@ -41,13 +42,15 @@ def repositories(cur: cursor) -> list[tuple[int, str]]:
 
 
 def tags_of(cur: cursor, repository_ids: list[int]
-            ) -> list[tuple[int, str, int, str, datetime]]:
-    """(repository id, tag, manifest id, digest, pushed at) of the repositories' tags."""
+            ) -> list[tuple[int, str, int, str, datetime, date | None]]:
+    """(repository id, tag, manifest id, digest, pushed at, last pulled) of the
+    repositories' tags (last pulled: hareg.db.remote_cache.last_pulled)."""
     cur.execute(
-        "SELECT t.repository_id, t.name, t.manifest_id, m.digest, t.updated_at"
+        "SELECT t.repository_id, t.name, t.manifest_id, m.digest, t.updated_at,"
+        f" {last_pulled('m')}"
         " FROM tags t JOIN manifests m ON m.id = t.manifest_id"
         " WHERE t.repository_id = ANY(%s)", (repository_ids,))
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in cur.fetchall()]
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in cur.fetchall()]
 
 
 def doom_tags(cur: cursor, tags: Sequence[tuple[int, str]]) -> None:

@@ -10,7 +10,8 @@ queues behind a push. What garbage is comes from hareg.db.garbage with ``planned
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import NamedTuple
 
 import psycopg2.errors
 from psycopg2.extensions import cursor
@@ -23,6 +24,7 @@ from .garbage import (
     link_is_garbage,
     repository_is_empty,
 )
+from .remote_cache import last_pulled
 
 #: Errors after which the sweep retries a batch item by item (and skips a single item):
 #: another transaction holds what the batch wants right now.
@@ -36,16 +38,25 @@ CONTENTION = (
 # ------------------------------------------------------------------------ tags
 
 
+class LiveTag(NamedTuple):
+    manifest_id: int
+    updated_at: datetime      # pushed at
+    pulled_on: date | None    # last pulled (hareg.db.remote_cache.last_pulled)
+
+
 def live_tags(cur: cursor, repository_ids: list[int], names: list[str]
-              ) -> tuple[datetime | None, dict[tuple[int, str], tuple[int, datetime]]]:
-    """The database's clock, and (manifest id, pushed at) of those (repository id, tag) pairs
-    that still exist."""
+              ) -> tuple[datetime | None, dict[tuple[int, str], LiveTag]]:
+    """The database's clock, and the state of those (repository id, tag) pairs that still
+    exist."""
     cur.execute(
-        "SELECT now(), t.repository_id, t.name, t.manifest_id, t.updated_at"
+        "SELECT now(), t.repository_id, t.name, t.manifest_id, t.updated_at,"
+        f" {last_pulled('m')}"
         " FROM tags t JOIN unnest(%s::bigint[], %s::text[]) AS k(rid, name)"
-        " ON t.repository_id = k.rid AND t.name = k.name", (repository_ids, names))
+        " ON t.repository_id = k.rid AND t.name = k.name"
+        " JOIN manifests m ON m.id = t.manifest_id", (repository_ids, names))
     rows = cur.fetchall()
-    return (rows[0][0] if rows else None), {(r[1], r[2]): (r[3], r[4]) for r in rows}
+    return (rows[0][0] if rows else None), {(r[1], r[2]): LiveTag(r[3], r[4], r[5])
+                                            for r in rows}
 
 
 def delete_tags(cur: cursor, repository_ids: list[int], names: list[str]) -> None:

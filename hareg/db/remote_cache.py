@@ -70,15 +70,30 @@ def mark_checked(cur: cursor, repo_id: int, tag: str) -> None:
                 " WHERE repository_id = %s AND name = %s", (repo_id, tag))
 
 
+#: Today as ``pulled_on`` records it: the UTC day by the database's clock, whatever the
+#: session's TimeZone (retention reads the column as a UTC day: hareg.gc.policy).
+TODAY_UTC = "(now() AT TIME ZONE 'UTC')::date"
+
+
 def record_pulled(cur: cursor, repository: str, digest: str) -> None:
     """``pulled_on`` = today for the repository's manifest ``digest`` (no write when it is
     already today's)."""
     cur.execute(
-        "UPDATE manifests m SET pulled_on = current_date FROM repositories r"
+        f"UPDATE manifests m SET pulled_on = {TODAY_UTC} FROM repositories r"
         " WHERE m.repository_id = r.id AND r.name = %s AND m.digest = %s"
-        " AND m.pulled_on IS DISTINCT FROM current_date",
+        f" AND m.pulled_on IS DISTINCT FROM {TODAY_UTC}",
         (repository, digest),
     )
+
+
+def last_pulled(manifest: str = "m") -> str:
+    """SQL: the day the manifest row ``manifest`` or one of its children was last pulled
+    (NULL: never). Retention's "not pulled for" reads this (planning, the sweep's re-check
+    and the web interface alike): a client that pulls an index by tag, or only one of its
+    platform manifests by digest, uses the tag's content either way."""
+    return (f"GREATEST({manifest}.pulled_on, (SELECT max(c.pulled_on)"
+            " FROM manifest_children mc JOIN manifests c ON c.id = mc.child_id"
+            f" WHERE mc.parent_id = {manifest}.id))")
 
 
 def manifests_mentioning(cur: cursor, repo_id: int, digest: str) -> list[tuple[int, str, bytes]]:

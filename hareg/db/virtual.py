@@ -30,14 +30,23 @@ from .manifests import ManifestRow, Referrer
 CACHE_TAG_FRESH = "coalesce(t.upstream_checked_at + w.ttl * interval '1 second' > now(), false)"
 
 
-def _row(row: tuple | None) -> ManifestRow | None:
+class Found(NamedTuple):
+    """A manifest and the position (0-based, in the list passed) of the repository that has
+    it: the caller knows which member answered (a remote member's cache records the pull)."""
+
+    position: int
+    manifest: ManifestRow
+
+
+def _row(row: tuple | None) -> Found | None:
     if row is None:
         return None
-    return ManifestRow(row[0], row[1], row[2], bytes(row[3]) if row[3] is not None else None)
+    return Found(row[4] - 1, ManifestRow(row[0], row[1], row[2],
+                                         bytes(row[3]) if row[3] is not None else None))
 
 
 def manifest_by_tag(cur: cursor, repositories: Sequence[str], ttls: Sequence[float | None],
-                    tag: str, with_payload: bool) -> ManifestRow | None:
+                    tag: str, with_payload: bool) -> Found | None:
     """The manifest ``tag`` names in the first of ``repositories`` that has it.
 
     ``ttls`` (parallel): None for a local member's repository, the tag TTL in seconds for a
@@ -45,7 +54,7 @@ def manifest_by_tag(cur: cursor, repositories: Sequence[str], ttls: Sequence[flo
     """
     payload_col = "m.payload" if with_payload else "NULL"
     cur.execute(
-        f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}"
+        f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}, w.pos"
         " FROM unnest(%s::text[], %s::float8[]) WITH ORDINALITY AS w(name, ttl, pos)"
         " JOIN repositories r ON r.name = w.name"
         " JOIN tags t ON t.repository_id = r.id AND t.name = %s"
@@ -58,12 +67,12 @@ def manifest_by_tag(cur: cursor, repositories: Sequence[str], ttls: Sequence[flo
 
 
 def manifest_by_digest(cur: cursor, repositories: Sequence[str], digest: str,
-                       with_payload: bool) -> ManifestRow | None:
+                       with_payload: bool) -> Found | None:
     """The manifest ``digest`` of the first of ``repositories`` that has it (a cached
     manifest counts forever: its digest names its bytes)."""
     payload_col = "m.payload" if with_payload else "NULL"
     cur.execute(
-        f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}"
+        f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}, w.pos"
         " FROM unnest(%s::text[]) WITH ORDINALITY AS w(name, pos)"
         " JOIN repositories r ON r.name = w.name"
         " JOIN manifests m ON m.repository_id = r.id AND m.digest = %s"

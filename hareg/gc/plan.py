@@ -128,8 +128,9 @@ def _retention(cur: cursor, rules: Sequence[RetentionRule], now: datetime) -> li
         return []
     promoted = active_promotions(cur)
     by_repo: dict[int, list[policy.TagState]] = defaultdict(list)
-    for rid, name, manifest_id, digest, updated_at in gc_mark.tags_of(cur, list(governed)):
-        by_repo[rid].append(policy.TagState(name, manifest_id, digest, updated_at))
+    for rid, name, manifest_id, digest, updated_at, pulled_on in gc_mark.tags_of(
+            cur, list(governed)):
+        by_repo[rid].append(policy.TagState(name, manifest_id, digest, updated_at, pulled_on))
     out = []
     for rid, tags in sorted(by_repo.items()):
         repo, rule = governed[rid]

@@ -199,12 +199,14 @@ class Sweeper:
                 now, live = gc_sweep.live_tags(tx, *_pairs((t.repository_id, t.tag) for t in todo))
                 promoted = active_promotions(tx, sorted({t.repository for t in todo}))
                 for t in todo if now is not None else ():  # None: none of them is left
-                    state = policy.TagState(t.tag, t.manifest_id, t.digest, t.updated_at)
-                    if (now is not None
-                            and live.get((t.repository_id, t.tag)) == (t.manifest_id, t.updated_at)
+                    row = live.get((t.repository_id, t.tag))
+                    if (now is not None and row is not None
+                            and (row.manifest_id, row.updated_at) == (t.manifest_id, t.updated_at)
                             and (t.repository, t.tag, t.digest) not in promoted
-                            and policy.still_expired(rule_for(self.rules, t.repository),
-                                                     state, now)):
+                            and policy.still_expired(
+                                rule_for(self.rules, t.repository),
+                                policy.TagState(t.tag, t.manifest_id, t.digest, t.updated_at,
+                                                row.pulled_on), now)):
                         done.append(t)
                 if done:
                     gc_sweep.delete_tags(tx, *_pairs((t.repository_id, t.tag) for t in done))

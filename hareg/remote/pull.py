@@ -46,7 +46,7 @@ from .upstream import Deadline, Upstream, UpstreamInvalid, UpstreamUnavailable, 
 
 __all__ = ["STALE_WARNING", "CachedManifest", "RemoteBlob", "UpstreamBlob", "UpstreamInvalid",
            "UpstreamUnavailable", "cache_repository", "get_blob", "get_manifest",
-           "tag_is_fresh"]
+           "record_pulled", "tag_is_fresh"]
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,11 @@ def upstream_accept(accept: Sequence[str]) -> str:
 _pulled: dict[tuple[str, str], date] = {}
 
 
-def _record_pulled(reg: Registry, repository: str, digest: str) -> None:
-    """``manifests.pulled_on`` = today, written at most once per manifest, day and process."""
+def record_pulled(reg: Registry, repository: str, digest: str) -> None:
+    """``manifests.pulled_on`` = today (UTC), written at most once per manifest, day and
+    process: retention's ``not_pulled_for`` reads it (hareg.gc.policy). Called for every
+    manifest answer through a remote name, by tag or by digest, and by hareg.virtual when a
+    remote member's cache answers through a virtual name."""
     today = datetime.now(UTC).date()
     key = (repository, digest)
     if _pulled.get(key) == today:
@@ -137,7 +140,7 @@ def get_manifest(reg: Registry, remote: Remote, path: str, reference: str,
         with reg.db.read() as cur:
             row = manifest_rows.find_by_digest(cur, repository, digest, not head)
         if row is not None:
-            _record_pulled(reg, repository, digest)
+            record_pulled(reg, repository, digest)
             return CachedManifest(row.digest, row.media_type, row.size, row.payload)
         found = _fetch_and_store(reg, upstream, repository, upath, digest, accept,
                                  Deadline(remote.timeout))
@@ -146,7 +149,7 @@ def get_manifest(reg: Registry, remote: Remote, path: str, reference: str,
     with reg.db.read() as cur:
         cached = remote_rows.cached_tag(cur, repository, tag, remote.tag_ttl, not head)
     if cached is not None and cached.fresh:
-        _record_pulled(reg, repository, cached.digest)
+        record_pulled(reg, repository, cached.digest)
         return CachedManifest(cached.digest, cached.media_type, cached.size, cached.payload)
     deadline = Deadline(remote.timeout)
     try:
@@ -155,7 +158,7 @@ def get_manifest(reg: Registry, remote: Remote, path: str, reference: str,
             if current == cached.digest:
                 with reg.db.read() as cur:
                     remote_rows.confirm_tag(cur, repository, tag, current)
-                _record_pulled(reg, repository, cached.digest)
+                record_pulled(reg, repository, cached.digest)
                 return CachedManifest(cached.digest, cached.media_type, cached.size,
                                       cached.payload)
         found = _fetch_and_store(reg, upstream, repository, upath, tag, accept, deadline)
@@ -164,6 +167,7 @@ def get_manifest(reg: Registry, remote: Remote, path: str, reference: str,
             raise
         log.warning("serving %s:%s from the cache past its TTL: %s", repository, tag,
                     exc.message)
+        record_pulled(reg, repository, cached.digest)  # in use: an outage must not expire it
         return CachedManifest(cached.digest, cached.media_type, cached.size, cached.payload,
                               STALE_WARNING)
     return _answer(found, head)
@@ -232,7 +236,7 @@ def _fetch_and_store(reg: Registry, upstream: Upstream, repository: str, upath: 
             from None
     if pushed.digest != digest and looks_like_digest(reference):
         raise upstream.invalid(what, "digest mismatch")  # cannot happen: checked above
-    _record_pulled(reg, repository, pushed.digest)
+    record_pulled(reg, repository, pushed.digest)
     media = media_type if media_type in MANIFEST_TYPES else _stored_type(reg, repository,
                                                                        pushed.digest)
     return CachedManifest(pushed.digest, media, len(payload), payload)

@@ -118,7 +118,7 @@ def repository_view(reg: Registry, name: str, *, after: str, prefix: str,
         children = browse.children_of(cur, index_ids)
         recent: set[str] = set()
         promoted: set[tuple[str, str]] = set()
-        if rule is not None and (rule.keep_last is not None or rule.expire_after):
+        if rule is not None and not policy.removes_nothing(rule):
             if rule.keep_last is not None:
                 recent = set(browse.newest_tags(cur, repo_id, rule.keep_last))
             promoted = {(tag, digest) for _, tag, digest in active_promotions(cur, [name])}
@@ -135,7 +135,8 @@ def repository_view(reg: Registry, name: str, *, after: str, prefix: str,
             pushed_at=r.pushed_at,
             immutable=is_immutable(reg.retention, name, r.name),
             fate=policy.tag_fate(rule, r.name, r.pushed_at, now, recent=r.name in recent,
-                                 promoted=(r.name, r.digest) in promoted)))
+                                 promoted=(r.name, r.digest) in promoted,
+                                 pulled_on=r.pulled_on)))
     return RepositoryView(name, _namespace_kind(reg, name), rule,
                           Page(items, items[-1].name if len(rows) > limit else None), now)
 
@@ -240,7 +241,7 @@ def gc_preview(reg: Registry, repository: str) -> Preview | None:
         now = db_now(cur)
         rows = browse.all_tags(cur, repo_id)
         promoted = {(tag, digest) for _, tag, digest in active_promotions(cur, [repository])}
-    states = [policy.TagState(name, mid, digest, at) for name, mid, digest, at in rows]
+    states = [policy.TagState(*row) for row in rows]
     doomed = {}
     if rule is not None:
         doomed = {v.tag.name: v.reason for v in policy.expired_tags(rule, states, now, promoted)}
@@ -254,7 +255,8 @@ def gc_preview(reg: Registry, repository: str) -> Preview | None:
             items.append(PreviewItem(t.name, t.digest, t.updated_at, True, doomed[t.name]))
         else:
             fate = policy.tag_fate(rule, t.name, t.updated_at, now, recent=t.name in recent,
-                                   promoted=(t.name, t.digest) in promoted)
+                                   promoted=(t.name, t.digest) in promoted,
+                                   pulled_on=t.pulled_on)
             items.append(PreviewItem(t.name, t.digest, t.updated_at, False, fate.reason))
     return Preview(repository, rule, now, items)
 

@@ -47,7 +47,11 @@ def get_manifest(reg: Registry, via: Through, reference: str, accept: Sequence[s
                 ttls = [m.remote.tag_ttl if m.remote else None for m in via.members]
                 row = rows.manifest_by_tag(cur, via.repositories, ttls, key, not head)
         if row is not None:
-            return Resolved(row.digest, row.media_type, row.size, row.payload)
+            answer = row.manifest
+            if via.members[row.position].remote is not None:  # a remote member's cache:
+                # retention's not_pulled_for reads the pull (hareg.remote.pull.record_pulled)
+                upstream.record_pulled(reg, via.repositories[row.position], answer.digest)
+            return Resolved(answer.digest, answer.media_type, answer.size, answer.payload)
     failure: RegistryError | None = None
     for member in via.remotes:
         assert member.remote is not None

@@ -28,6 +28,12 @@ def get_manifest(reg: Registry, remote: Remote, path: str, reference: str,
         return None
 
 
+def record_pulled(reg: Registry, repository: str, digest: str) -> None:
+    """A remote member's cache answered a manifest pull from the database: record it as a
+    pull through the remote name does (``manifests.pulled_on``, coarsely)."""
+    pull.record_pulled(reg, repository, digest)
+
+
 def get_blob(reg: Registry, remote: Remote, path: str, digest: str, *,
              head: bool = False) -> pull.RemoteBlob | None:
     """The remote member's blob (a BlobInfo of its cache, or an UpstreamBlob), or None when

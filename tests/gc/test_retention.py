@@ -22,7 +22,7 @@ NOW = datetime(2026, 1, 10, tzinfo=UTC)
 
 
 def _tags(*ages_in_days: float) -> list[policy.TagState]:
-    return [policy.TagState(f"t{i}", i, f"sha256:{i:064x}", NOW - timedelta(days=age))
+    return [policy.TagState(f"t{i}", i, f"sha256:{i:064x}", NOW - timedelta(days=age), None)
             for i, age in enumerate(ages_in_days)]
 
 
@@ -51,7 +51,7 @@ def test_keep_last_is_a_floor_under_expire_after() -> None:
 
 
 def test_keep_tags_protect_and_promotions_are_never_deleted() -> None:
-    tags = [policy.TagState(name, i, f"sha256:{i:064x}", NOW - timedelta(days=30))
+    tags = [policy.TagState(name, i, f"sha256:{i:064x}", NOW - timedelta(days=30), None)
             for i, name in enumerate(["latest", "v1.2.3", "v1.2", "feature-x", "promoted"])]
     rule = RetentionRule("r", expire_after="7d", keep_tags="latest|stable",
                          protect=r"v\d+\.\d+\.\d+")
@@ -62,6 +62,84 @@ def test_keep_tags_protect_and_promotions_are_never_deleted() -> None:
 
 def test_a_rule_without_keep_last_or_expire_after_deletes_nothing() -> None:
     assert _deleted(RetentionRule("r", immutable_tags="v.*"), _tags(100, 200)) == []
+
+
+def _used(name: str, pushed_days_ago: float, pulled_days_ago: int | None,
+          i: int = 0) -> policy.TagState:
+    """A tag pushed that many days ago whose manifest was last pulled on the UTC day that many
+    days ago (None: never)."""
+    pulled = None if pulled_days_ago is None else (NOW - timedelta(days=pulled_days_ago)).date()
+    return policy.TagState(name, i, f"sha256:{i:064x}", NOW - timedelta(days=pushed_days_ago),
+                           pulled)
+
+
+def test_not_pulled_for_deletes_tags_whose_manifest_was_not_pulled_for_that_long() -> None:
+    rule = RetentionRule("hub/**", not_pulled_for="7d")
+    tags = [_used("pulled-today", 100, 0, 0), _used("pulled-6-days-ago", 100, 6, 1),
+            _used("pulled-8-days-ago", 100, 8, 2),  # its day ended 7 days ago: not yet
+            _used("pulled-9-days-ago", 100, 9, 3),
+            _used("never-pulled-old", 30, None, 4), _used("never-pulled-new", 2, None, 5),
+            # moved onto a manifest last pulled long ago: counts from the push
+            _used("pushed-after-its-last-pull", 1, 60, 6)]
+    assert _deleted(rule, tags) == ["never-pulled-old", "pulled-9-days-ago"]
+    reasons = {v.tag.name: v.reason for v in policy.expired_tags(rule, tags, NOW)}
+    assert reasons == {"pulled-9-days-ago": "not pulled for 7d (last pulled 2026-01-01)",
+                       "never-pulled-old": "not pulled for 7d (never pulled)"}
+
+
+def test_not_pulled_for_gives_way_to_protect_keep_tags_keep_last_and_promotions() -> None:
+    stale = [_used(name, 50, 40, i) for i, name in enumerate(
+        ["latest", "v1.2.3", "promoted", "a", "b", "c"])]
+    fresh = _used("d", 50, 1, 9)
+    tags = [*stale, fresh]
+    promoted = {("promoted", f"sha256:{2:064x}")}
+    assert _deleted(RetentionRule("hub/**", not_pulled_for="30d"), tags) == [
+        "a", "b", "c", "latest", "promoted", "v1.2.3"]
+    assert _deleted(RetentionRule("hub/**", not_pulled_for="30d", protect=r"v\d+\.\d+\.\d+"),
+                    tags) == ["a", "b", "c", "latest", "promoted"]
+    assert _deleted(RetentionRule("hub/**", not_pulled_for="30d", keep_tags="latest"),
+                    tags) == ["a", "b", "c", "promoted", "v1.2.3"]
+    assert _deleted(RetentionRule("hub/**", not_pulled_for="30d"), tags, promoted) == [
+        "a", "b", "c", "latest", "v1.2.3"]
+    # keep_last is a floor, judged on push time (all tags count, the fresh one too)
+    newest = [_used(f"t{i}", 31 + i, 40, i) for i in range(5)]
+    assert _deleted(RetentionRule("hub/**", keep_last=2, not_pulled_for="30d"),
+                    newest) == ["t2", "t3", "t4"]
+    assert _deleted(RetentionRule("hub/**", keep_last=2, not_pulled_for="30d"),
+                    [*newest[:4], _used("t4", 35, 3, 4)]) == ["t2", "t3"]
+    assert _deleted(RetentionRule("hub/**", keep_last=10, not_pulled_for="30d"), newest) == []
+
+
+def test_not_pulled_for_and_expire_after_each_delete() -> None:
+    rule = RetentionRule("hub/**", expire_after="90d", not_pulled_for="30d")
+    tags = [_used("old-but-pulled", 100, 1, 0), _used("young-but-unused", 40, 35, 1),
+            _used("young-and-pulled", 40, 1, 2)]
+    verdicts = {v.tag.name: v.reason for v in policy.expired_tags(rule, tags, NOW)}
+    assert verdicts == {"old-but-pulled": "older than 90d",
+                        "young-but-unused": "not pulled for 30d (last pulled 2025-12-06)"}
+
+
+def test_the_sweep_recheck_and_the_web_verdict_read_the_last_pull() -> None:
+    rule = RetentionRule("hub/**", not_pulled_for="30d", keep_tags="latest")
+    stale = _used("a", 60, 40)
+    assert policy.still_expired(rule, stale, NOW)
+    # pulled again after the plan (the sweep re-reads pulled_on under the tag's lock): kept
+    assert not policy.still_expired(rule, _used("a", 60, 0), NOW)
+    assert not policy.still_expired(rule, _used("latest", 60, 40), NOW)
+    assert not policy.still_expired(None, stale, NOW)
+    fate = policy.tag_fate(rule, "a", stale.updated_at, NOW, recent=False, promoted=False,
+                           pulled_on=stale.pulled_on)
+    assert (fate.kept, fate.reason) == (False, "not pulled for 30d (last pulled 2025-12-01)")
+    fresh = _used("b", 60, 3)
+    fate = policy.tag_fate(rule, "b", fresh.updated_at, NOW, recent=False, promoted=False,
+                           pulled_on=fresh.pulled_on)
+    assert fate.kept and fate.reason == "until not pulled for 30d (last pulled 2026-01-07)"
+    assert fate.until == datetime(2026, 2, 7, tzinfo=UTC)  # the end of that day + 30 days
+    both = RetentionRule("hub/**", expire_after="70d", not_pulled_for="30d")
+    fate = policy.tag_fate(both, "b", fresh.updated_at, NOW, recent=False, promoted=False,
+                           pulled_on=fresh.pulled_on)  # pushed 60 days ago: 70d comes first
+    assert fate.kept and fate.reason == "until older than 70d"
+    assert fate.until == NOW + timedelta(days=10)
 
 
 def test_the_first_matching_rule_applies_with_the_globs_of_auth_rules() -> None:
@@ -81,6 +159,9 @@ def test_invalid_rules_are_config_errors(tmp_path: Path) -> None:
     for rule, problem in (('repository = "Dev/*"', "retention.0.repository"),
                           ('repository = "a"\nkeep_tags = "("', "retention.0.keep_tags"),
                           ('repository = "a"\nexpire_after = "7 days"', "retention.0.expire_after"),
+                          ('repository = "a"\nnot_pulled_for = "a month"',
+                           "retention.0.not_pulled_for"),
+                          ('repository = "a"\nnot_pulled_for = "0"', "retention.0.not_pulled_for"),
                           ('repository = "a"\nkeep_last = -1', "retention.0.keep_last")):
         path = tmp_path / "hareg.toml"
         path.write_text(f"[[retention]]\n{rule}\n")
@@ -91,11 +172,13 @@ def test_invalid_rules_are_config_errors(tmp_path: Path) -> None:
 def test_gc_settings_come_from_the_file_and_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "hareg.toml"
     path.write_text('[gc]\ngrace_period = "15m"\n[[retention]]\nrepository = "dev/**"\n'
-                    'keep_last = 3\n')
+                    'keep_last = 3\n[[retention]]\nrepository = "hub/**"\n'
+                    'not_pulled_for = "30d"\n')
     config = load_config(path, env={"HAREG_GC_SCHEDULE": "6h", "HAREG_GC_KEEP_REFERRERS": "no"})
     assert config.gc.grace_seconds == 900 and config.gc.schedule_seconds == 6 * 3600
     assert config.gc.keep_referrers is False and config.gc.upload_max_age_seconds == 86400
-    assert config.retention == (RetentionRule("dev/**", keep_last=3),)
+    assert config.retention == (RetentionRule("dev/**", keep_last=3),
+                                RetentionRule("hub/**", not_pulled_for="30d"))
     with pytest.raises(ConfigError, match=r"gc\.grace_period"):
         load_config(None, env={"HAREG_GC_GRACE_PERIOD": "soon"})
 

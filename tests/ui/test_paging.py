@@ -68,9 +68,12 @@ def test_tag_fate_agrees_with_the_planner() -> None:
     for _ in range(200):
         rule = RetentionRule(repository="**", keep_last=rng.choice([None, 0, 1, 3]),
                              expire_after=rng.choice(["", "1d", "10d"]),
+                             not_pulled_for=rng.choice(["", "", "2d", "10d"]),
                              keep_tags=rng.choice(["", "v.*"]), protect=rng.choice(["", "prod"]))
         tags = [policy.TagState(rng.choice(["prod", "v1", "v2", "dev", "x", "y"]) + str(i), i,
-                                f"sha256:{i:064x}", now - timedelta(hours=rng.randint(0, 600)))
+                                f"sha256:{i:064x}", now - timedelta(hours=rng.randint(0, 600)),
+                                rng.choice([None, (now - timedelta(days=rng.randint(0, 25))
+                                                   ).date()]))
                 for i in range(rng.randint(0, 8))]
         promoted = {(t.name, t.digest) for t in tags if rng.random() < 0.1}
         doomed = {v.tag.name for v in policy.expired_tags(rule, tags, now, promoted)}
@@ -78,8 +81,9 @@ def test_tag_fate_agrees_with_the_planner() -> None:
         recent = {t.name for t in newest[:rule.keep_last]} if rule.keep_last is not None else set()
         for t in tags:
             fate = policy.tag_fate(rule, t.name, t.updated_at, now, recent=t.name in recent,
-                                   promoted=(t.name, t.digest) in promoted)
+                                   promoted=(t.name, t.digest) in promoted, pulled_on=t.pulled_on)
             assert fate.kept == (t.name not in doomed), (rule, t, fate)
+            assert fate.until is None or fate.until >= now, (rule, t, fate)
 
 
 def test_the_list_shows_each_namespace_kind(make_app: AppFactory) -> None:

@@ -155,3 +155,53 @@ def test_a_remote_member_whose_upstream_is_down(app: App) -> None:
         assert resp.status_code == 503, resp.data
         assert _error_code(resp) == "UNAVAILABLE"
         assert "127.0.0.1:9" in resp.json["errors"][0]["message"]
+
+
+def test_a_pull_answered_from_a_remote_members_cache_records_it(app: App) -> None:
+    """Retention's ``not_pulled_for`` reads ``manifests.pulled_on``: a pull through a virtual
+    name that a remote member's cache answers (the one statement over the members, no
+    upstream asked) records it as a pull through the remote name does, by tag and by digest,
+    HEAD too; a local member's answer records nothing."""
+    by_tag, by_digest, headed, stale, local = (image_manifest() for _ in range(5))
+    app.push_image("hub/library/alpine", "3", by_tag)  # as the cache would hold them
+    app.push_image("hub/library/alpine", "2", stale)  # never confirmed upstream: stale
+    app.push_image("hub/library/alpine", "old", by_digest)
+    app.push_image("hub/library/alpine", "older", headed)
+    app.push_image("dev/library/alpine", "mine", local)
+    app.define(Remote("hub", "http://127.0.0.1:9", timeout=5),
+               Virtual("docker", ("dev", "hub"), deploy="dev"))
+
+    def pulled_on(repo: str, digest: str) -> Any:
+        with app.reg.db.read() as cur:
+            cur.execute("SELECT m.pulled_on, (now() AT TIME ZONE 'UTC')::date FROM manifests m"
+                        " JOIN repositories r ON r.id = m.repository_id"
+                        " WHERE r.name = %s AND m.digest = %s", (repo, digest))
+            day, today = cur.fetchone()
+        assert day in (None, today)
+        return day
+
+    with app.reg.db.read() as cur:  # confirmed upstream just now: fresh, so the cache answers
+        cur.execute("UPDATE tags SET upstream_checked_at = now() WHERE name = '3'")
+    assert pulled_on("hub/library/alpine", by_tag.digest) is None
+    resp = app.client.get("/v2/docker/library/alpine/manifests/3")
+    assert resp.status_code == 200 and resp.data == by_tag.data
+    assert "Warning" not in resp.headers  # not a stale answer of the remote's own path
+    assert pulled_on("hub/library/alpine", by_tag.digest) is not None
+
+    resp = app.client.get(f"/v2/docker/library/alpine/manifests/{by_digest.digest}")
+    assert resp.status_code == 200 and resp.data == by_digest.data
+    assert pulled_on("hub/library/alpine", by_digest.digest) is not None
+    resp = app.client.head(f"/v2/docker/library/alpine/manifests/{headed.digest}")
+    assert resp.status_code == 200
+    assert pulled_on("hub/library/alpine", headed.digest) is not None
+
+    # past its TTL with the upstream down: the remote's own path serves it stale, and that
+    # is a pull too (an outage must not let retention collect what is in use)
+    resp = app.client.get("/v2/docker/library/alpine/manifests/2")
+    assert resp.status_code == 200 and resp.data == stale.data and "Warning" in resp.headers
+    assert pulled_on("hub/library/alpine", stale.digest) is not None
+
+    for reference in ("mine", local.digest):
+        assert app.client.get(f"/v2/docker/library/alpine/manifests/{reference}").data \
+            == local.data
+    assert pulled_on("dev/library/alpine", local.digest) is None
