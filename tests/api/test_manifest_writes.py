@@ -170,8 +170,10 @@ def test_requests_refused_by_validation_write_nothing(
         server: tuple[HaregServer, StorageDriver], session: requests.Session) -> None:
     srv, storage = server
     repo = _repo()
-    good = image_manifest()
+    good, fresh = image_manifest(), image_manifest()
     push_image(session, srv.url, repo, good, "latest")
+    for blob in fresh.blobs:  # everything a push of ``fresh`` needs is there
+        push_blob(session, srv.url, repo, blob.data)
     before = snapshot(storage)
     url = f"{srv.url}/v2/{repo}/manifests"
     bad_json = b'{"schemaVersion": 2, "mediaType": '
@@ -179,6 +181,13 @@ def test_requests_refused_by_validation_write_nothing(
         (f"{url}/{fake_digest()}", good.data, good.media_type, 400, "DIGEST_INVALID"),
         (f"{url}/latest?tag=ok&tag=-bad", good.data, good.media_type, 400, "MANIFEST_INVALID"),
         (f"{url}/latest?tag=" + "x" * 129, good.data, good.media_type, 400, "MANIFEST_INVALID"),
+        # issue 14, finding 2: ``$`` matches before a final newline; the tag check must not
+        (f"{url}/{fresh.digest}?tag=latest&tag=x%0A", fresh.data, fresh.media_type, 400,
+         "MANIFEST_INVALID"),
+        (f"{url}/x%0A", fresh.data, fresh.media_type, 400, "MANIFEST_INVALID"),
+        (f"{url}/latest?tag=ok&tag=x%0A", fresh.data, fresh.media_type, 400,
+         "MANIFEST_INVALID"),
+        (f"{url}/{fresh.digest}%0A", fresh.data, fresh.media_type, 400, "DIGEST_INVALID"),
         (f"{url}/latest", bad_json, good.media_type, 400, "MANIFEST_INVALID"),
         (f"{url}/latest", json.dumps({"schemaVersion": 1}).encode(), good.media_type, 400,
          "MANIFEST_INVALID"),
@@ -193,6 +202,7 @@ def test_requests_refused_by_validation_write_nothing(
         assert resp.json()["errors"][0]["code"] == code, (target[:120], resp.text[:300])
     assert snapshot(storage) == before
     assert _pull_digest(session, srv.url, repo, "latest") == good.digest
+    assert session.head(f"{url}/{fresh.digest}").status_code == 404
 
 
 # ------------------------------------------------------------------------- promotion
