@@ -77,12 +77,18 @@ def _read(stream: IO[bytes], size: int) -> bytes:
     except (OSError, WerkzeugClientDisconnected) as exc:
         if read_timed_out(exc):
             raise  # an idle client, not a gone one: uploads answer 408 (hareg.api.uploads)
-        log.info("client disconnected during the body of %s %s: %s", request.method,
-                 request.path, type(exc).__name__)
-        # Nobody reads this answer: it makes the request end as a 400 in the request log and
-        # the metrics, not as a storage failure (503) or an internal error (500).
-        raise _body_error("client disconnected during the body",
-                          {"disconnect": type(exc).__name__}) from None
+        raise _disconnected(type(exc).__name__) from None
+
+
+def _disconnected(how: str) -> RegistryError:
+    """Log a client gone in the middle of its body; the error that ends the request.
+
+    Nobody reads this answer: it makes the request end as a 400 in the request log and the
+    metrics, not as a storage failure (503), a size mismatch or an internal error (500).
+    """
+    log.info("client disconnected during the body of %s %s: %s", request.method,
+             request.path, how)
+    return _body_error("client disconnected during the body", {"disconnect": how})
 
 
 def registry() -> Registry:
@@ -127,13 +133,19 @@ def body_chunks(limit: int | None = None) -> Iterator[bytes]:
     """The request body as a stream of chunks (Content-Length or chunked transfer)."""
     stream = request.stream
     remaining = limit
+    expected, received = request.content_length, 0
     while True:
         size = READ_SIZE if remaining is None else min(READ_SIZE, remaining)
         if size == 0:
             return
         chunk = _read(stream, size)
         if not chunk:
+            # gunicorn ends a Content-Length body early with no error when the client closes:
+            # that is a disconnect too, not a body of another size.
+            if expected is not None and received < expected:
+                raise _disconnected(f"EOF after {received} of {expected} bytes")
             return
+        received += len(chunk)
         if remaining is not None:
             remaining -= len(chunk)
         yield chunk

@@ -10,6 +10,7 @@ framing on a raw socket, and a client that goes away in the middle of a body.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -230,20 +231,42 @@ def test_broken_chunked_framing(server: HaregServer, s: requests.Session, repo: 
 
 def test_client_disconnect_mid_body_is_logged_as_such(server: HaregServer, s: requests.Session,
                                                       repo: str) -> None:
-    url = start_upload(s, server.url, repo).removeprefix(server.url)
-    requests_sent = [
-        (f"PATCH {url} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
-         "Content-Type: application/octet-stream\r\n\r\n").encode() + b"a" * 1000,
-        _chunked("PATCH", url, "x", b"10000\r\n" + b"a" * 1000),
-    ]
+    """A body cut by the client, with a Content-Length and chunked, on PATCH, PUT and a
+    manifest PUT: each request logs the disconnect (matched by its own request id, not by
+    lines other tests of this module left) and ends as a 400, never as an unhandled error."""
+    targets = []
+    for method in ("PATCH", "PUT", "PUT-manifest"):
+        if method == "PUT-manifest":
+            targets.append(("PUT", f"/v2/{repo}/manifests/v1"))
+            continue
+        path = start_upload(s, server.url, repo).removeprefix(server.url)
+        targets.append((method, path if method == "PATCH"
+                        else with_query(path, {"digest": fake_digest()})))
+    requests_sent = []
+    for method, path in targets:
+        requests_sent.append((f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                              "Content-Type: application/octet-stream\r\n\r\n").encode()
+                             + b"a" * 1000)
+        requests_sent.append(_chunked(method, path, "x", b"10000\r\n" + b"a" * 1000))
+    ids = []
     for request in requests_sent:
-        _raw(server, request, close_after=True)
+        head = _raw(server, request, close_after=True).partition(b"\r\n\r\n")[0].decode()
+        found = re.search(r"(?im)^x-request-id: (\S+)$", head)
+        assert found, head
+        ids.append(found.group(1))
+
+    def logged(request_id: str) -> bool:
+        return any(request_id in line and "client disconnected during the body" in line
+                   for line in server.log_tail(2_000_000).splitlines())
+
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and server.log_tail(200_000).count(
-            "client disconnected during the body") < len(requests_sent):
+    while time.monotonic() < deadline and not all(logged(i) for i in ids):
         time.sleep(0.2)
-    log = server.log_tail(200_000)
-    assert log.count("client disconnected during the body") >= len(requests_sent), log[-3000:]
+    log = server.log_tail(2_000_000)
+    missing = [request.partition(b"\r\n")[0].decode() + (" (chunked)" if b"chunked" in request
+                                                          else " (Content-Length)")
+               for request, i in zip(requests_sent, ids, strict=True) if not logged(i)]
+    assert not missing, f"not logged as a disconnect: {missing}\n{log[-3000:]}"
     assert "unhandled error" not in log, log[-3000:]
     assert "dependency failure" not in log, log[-3000:]
     assert s.get(f"{server.url}/v2/", timeout=30).status_code == 200

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 import requests
+from click.testing import CliRunner
 
 from hareg.config import StorageConfig
 from hareg.storage import create_driver, layout
 from hareg.storage.base import StorageDriver
+from hareg_cli.main import cli
 from tests.conftest import unique_name
 from tests.fixtures.server import HaregServer, ServerFactory, to_toml
 from tests.oci import (
@@ -123,6 +127,47 @@ def test_a_refused_immutable_tag_move_writes_nothing(
     assert session.head(f"{srv.url}/v2/{repo}/manifests/fresh").status_code == 404
 
 
+def test_after_a_refused_move_rebuild_db_and_check_agree_with_the_api(
+        server: tuple[HaregServer, StorageDriver], session: requests.Session, pg: Any,
+        tmp_path: Path) -> None:
+    """Issue 14, finding 1, end to end: after the 403, ``hareg check`` on the live registry is
+    clean and a database rebuilt from the bucket by ``hareg rebuild-db`` serves the old
+    manifest for ``latest`` (before the fix it served the refused one)."""
+    srv, _ = server
+    repo = _repo()
+    old, new = image_manifest(), image_manifest()
+    push_image(session, srv.url, repo, old, "latest")
+    push_manifest(session, srv.url, repo, "v1", old)
+    for blob in new.blobs:
+        push_blob(session, srv.url, repo, blob.data)
+    assert_error(_put(session, srv.url, repo, new.digest, new, ["latest", "v1"]), 403,
+                 "DENIED")
+
+    checked = CliRunner().invoke(cli, ["check", "--config", str(srv.config_path),
+                                       "--no-progress"])
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.splitlines()[-1].startswith("ok"), checked.output
+
+    url = pg.migrated_database("hareg_rebuilt")
+    config = tmp_path / "rebuild.toml"
+    config.write_text(to_toml({"database": {"url": url}, "storage": srv.storage}))
+    rebuilt = CliRunner().invoke(cli, ["rebuild-db", "--config", str(config),
+                                       "--repository", repo, "--jobs", "2"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT t.name, m.digest FROM tags t"
+                    " JOIN manifests m ON m.id = t.manifest_id"
+                    " JOIN repositories r ON r.id = t.repository_id WHERE r.name = %s", (repo,))
+        tags = dict(cur.fetchall())
+        cur.execute("SELECT m.digest FROM manifests m"
+                    " JOIN repositories r ON r.id = m.repository_id WHERE r.name = %s", (repo,))
+        digests = {row[0] for row in cur.fetchall()}
+    conn.close()
+    assert tags == {"latest": old.digest, "v1": old.digest}
+    assert digests == {old.digest}
+    pg.release(url)
+
+
 # ----------------------------------------------------------------- missing references
 
 
@@ -170,8 +215,10 @@ def test_requests_refused_by_validation_write_nothing(
         server: tuple[HaregServer, StorageDriver], session: requests.Session) -> None:
     srv, storage = server
     repo = _repo()
-    good = image_manifest()
+    good, fresh = image_manifest(), image_manifest()
     push_image(session, srv.url, repo, good, "latest")
+    for blob in fresh.blobs:  # everything a push of ``fresh`` needs is there
+        push_blob(session, srv.url, repo, blob.data)
     before = snapshot(storage)
     url = f"{srv.url}/v2/{repo}/manifests"
     bad_json = b'{"schemaVersion": 2, "mediaType": '
@@ -179,6 +226,13 @@ def test_requests_refused_by_validation_write_nothing(
         (f"{url}/{fake_digest()}", good.data, good.media_type, 400, "DIGEST_INVALID"),
         (f"{url}/latest?tag=ok&tag=-bad", good.data, good.media_type, 400, "MANIFEST_INVALID"),
         (f"{url}/latest?tag=" + "x" * 129, good.data, good.media_type, 400, "MANIFEST_INVALID"),
+        # issue 14, finding 2: ``$`` matches before a final newline; the tag check must not
+        (f"{url}/{fresh.digest}?tag=latest&tag=x%0A", fresh.data, fresh.media_type, 400,
+         "MANIFEST_INVALID"),
+        (f"{url}/x%0A", fresh.data, fresh.media_type, 400, "MANIFEST_INVALID"),
+        (f"{url}/latest?tag=ok&tag=x%0A", fresh.data, fresh.media_type, 400,
+         "MANIFEST_INVALID"),
+        (f"{url}/{fresh.digest}%0A", fresh.data, fresh.media_type, 400, "DIGEST_INVALID"),
         (f"{url}/latest", bad_json, good.media_type, 400, "MANIFEST_INVALID"),
         (f"{url}/latest", json.dumps({"schemaVersion": 1}).encode(), good.media_type, 400,
          "MANIFEST_INVALID"),
@@ -193,6 +247,7 @@ def test_requests_refused_by_validation_write_nothing(
         assert resp.json()["errors"][0]["code"] == code, (target[:120], resp.text[:300])
     assert snapshot(storage) == before
     assert _pull_digest(session, srv.url, repo, "latest") == good.digest
+    assert session.head(f"{url}/{fresh.digest}").status_code == 404
 
 
 # ------------------------------------------------------------------------- promotion
