@@ -51,7 +51,7 @@ from .formats import ParsedManifest, parse_manifest
 from .hashing import ResumableHash
 from .names import is_tag, looks_like_digest, parse_digest, validate_tag
 from .rules import is_immutable
-from .written import Written, taken_back_on_failure
+from .written import Removed, Written, restored_on_failure, taken_back_on_failure
 
 
 @dataclass(frozen=True)
@@ -279,16 +279,19 @@ def delete_manifest(reg: Registry, repository: str, reference: str) -> None:
 
 
 def _delete_tag(reg: Registry, repository: str, tag: str) -> None:
-    with reg.db.transaction() as cur:
+    removed = Removed(repository)
+    with restored_on_failure(reg, removed), reg.db.transaction() as cur:
         locks.lock_tag(cur, repository, tag)
         if not tag_rows.delete_tag(cur, repository, tag):
             raise ManifestUnknown(detail={"tag": tag})
+        removed.tags.append(tag)
         reg.storage.delete_prefix(layout.tag_dir(repository, tag))
 
 
 def _delete_by_digest(reg: Registry, repository: str, digest: str) -> None:
+    removed = Removed(repository)
     try:
-        with reg.db.transaction() as cur:
+        with restored_on_failure(reg, removed), reg.db.transaction() as cur:
             manifest_id = manifest_rows.lock_for_delete(cur, repository, digest)
             if manifest_id is None:
                 raise ManifestUnknown(detail={"digest": digest})
@@ -297,7 +300,9 @@ def _delete_by_digest(reg: Registry, repository: str, digest: str) -> None:
                 locks.lock_tag(cur, repository, tag)
             manifest_rows.delete_manifest(cur, manifest_id)
             for tag in tags:
+                removed.tags.append(tag)
                 reg.storage.delete_prefix(layout.tag_dir(repository, tag))
+            removed.revisions.append(digest)
             reg.storage.delete(layout.revision_link(repository, digest))
     except psycopg2.errors.ForeignKeyViolation:
         raise ManifestReferenced(detail={"digest": digest}) from None

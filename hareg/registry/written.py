@@ -23,6 +23,11 @@ does, docs/gc.rst):
 So nothing a concurrent writer committed is ever taken back: the decision is made on the rows,
 after that writer ended. Taking back is best effort: a failure is logged and what is left is
 what a crash leaves (``hareg check`` reports it, ``hareg gc --orphans`` removes it).
+
+A DELETE is the mirror image: it removes links inside its transaction, and if the transaction
+then fails the rows are still there. :func:`restored_on_failure` puts back, under the same
+locks, the links of what the rows still name (a tag's current and index links, a revision
+link), so that ``hareg rebuild-db`` does not drop what the database kept.
 """
 
 from __future__ import annotations
@@ -82,6 +87,29 @@ def take_back(reg: Registry, w: Written) -> None:
         _guarded(_manifest, reg, w.repository, digest)
 
 
+@dataclass
+class Removed:
+    """Links a DELETE removed in one repository (recorded as it removes them)."""
+
+    repository: str
+    tags: list[str] = field(default_factory=list)
+    revisions: list[str] = field(default_factory=list)  # digests whose revision link went
+
+
+@contextmanager
+def restored_on_failure(reg: Registry, removed: Removed) -> Iterator[None]:
+    """Run the block (one transaction that records its removals in ``removed``); if it raises,
+    put back the links its rows still name, after its transaction ended, then re-raise."""
+    try:
+        yield
+    except BaseException:
+        for tag in removed.tags:
+            _guarded(_relink_tag, reg, removed.repository, tag)
+        for digest in removed.revisions:
+            _guarded(_relink_revision, reg, removed.repository, digest)
+        raise
+
+
 def _guarded(func: Callable[..., None], reg: Registry, *args: str) -> None:
     try:
         func(reg, *args)
@@ -117,3 +145,22 @@ def _manifest(reg: Registry, repository: str, digest: str) -> None:
             reg.storage.delete(layout.revision_link(repository, digest))
         if not blob_rows.blob_exists(cur, digest):
             reg.storage.delete(layout.blob_data(digest))
+
+
+def _relink_tag(reg: Registry, repository: str, tag: str) -> None:
+    with reg.db.transaction() as cur:
+        locks.lock_tag(cur, repository, tag)
+        row = tag_rows.tagged_manifest(cur, repository, tag)
+        if row is not None:
+            reg.storage.put_bytes(layout.tag_index_link(repository, tag, row.digest),
+                                  layout.link_content(row.digest))
+            reg.storage.put_bytes(layout.tag_current_link(repository, tag),
+                                  layout.link_content(row.digest))
+
+
+def _relink_revision(reg: Registry, repository: str, digest: str) -> None:
+    with reg.db.transaction() as cur:
+        manifest_rows.lock_digest_exclusive(cur, digest, LOCK_WAIT_MS)
+        if manifest_rows.exists_by_name(cur, repository, digest):
+            reg.storage.put_bytes(layout.revision_link(repository, digest),
+                                  layout.link_content(digest))

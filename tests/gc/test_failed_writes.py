@@ -1,6 +1,7 @@
 # SPDX-FileCopyrightText: 2026 The hareg authors
 # SPDX-License-Identifier: EUPL-1.2
-"""A push or promotion whose transaction fails after its storage writes takes them back.
+"""A push or promotion whose transaction fails after its storage writes takes them back; a
+failed delete puts back the links its rows still name.
 
 A failure is injected (a database function raises) after the payload, revision and tag links
 were written and before COMMIT. Afterwards storage must agree with the committed rows: the tag
@@ -148,4 +149,37 @@ def test_a_failed_promotion_takes_back_its_links(
             assert not env.exists(layout.layer_link("release/app", blob.digest))
     for blob in first.blobs:
         assert env.exists(layout.layer_link("release/app", blob.digest))
+    _assert_rebuild_agrees(env, pg)
+
+
+@pytest.mark.parametrize("by", ["tag", "digest"])
+def test_a_failed_delete_puts_back_the_links_its_rows_still_name(
+        any_env: Env, pg: Any, monkeypatch: pytest.MonkeyPatch, by: str) -> None:
+    """The failure comes after the links were removed, before COMMIT: the rows stay, and so
+    must the links, or ``hareg rebuild-db`` would drop a manifest the API still serves."""
+    env, repo = any_env, "app/gone"
+    image = oci.image_manifest()
+    env.push_image(repo, image, "latest")
+    env.push_image(repo, image, "v1")
+    storage = env.reg.storage
+    if by == "tag":
+        monkeypatch.setattr(storage, "delete_prefix", _after(storage.delete_prefix))
+        reference = "latest"
+    else:
+        monkeypatch.setattr(storage, "delete", _after(storage.delete))
+        reference = image.digest
+    with pytest.raises(Injected):
+        manifests.delete_manifest(env.reg, repo, reference)
+    monkeypatch.undo()
+
+    assert env.tags(repo) == ["latest", "v1"] and env.has_manifest(repo, image.digest)
+    for tag in ("latest", "v1"):
+        assert _current(env, repo, tag) == image.digest
+        assert env.exists(layout.tag_index_link(repo, tag, image.digest))
+    assert env.exists(layout.revision_link(repo, image.digest))
+    _assert_rebuild_agrees(env, pg)
+
+    # The same delete succeeds afterwards, and storage follows.
+    manifests.delete_manifest(env.reg, repo, reference)
+    assert not env.exists(layout.tag_current_link(repo, "latest"))
     _assert_rebuild_agrees(env, pg)
