@@ -58,6 +58,10 @@ class Comparison:
     a_values: list[float] = field(default_factory=list)
     b_values: list[float] = field(default_factory=list)
     growth_mib: list[float] = field(default_factory=list)  # of hareg, during ``a``
+    #: CPU milliseconds per operation of the server and its PostgreSQL backends: what a
+    #: saturated machine's throughput follows, and steadier than req/s on a shared machine.
+    a_cpu: list[float] = field(default_factory=list)
+    b_cpu: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def ratio(self) -> float | None:
@@ -73,13 +77,16 @@ def _value(res: LoadResult, unit: str) -> float:
 
 
 def _run(server: Server, ops: Sequence[Op], concurrency: int, row: Comparison,
-         into: list[float], metered: bool = False) -> None:
+         side: str, metered: bool = False) -> None:
+    """Run ``ops`` and record the figures on ``row``'s side ``a`` (through) or ``b``."""
     with Meter(server, None) as meter:
         res = run_ops(server.host, server.port, ops, concurrency)
     if res.errors:
         row.errors.extend(res.error_samples[:2])
         return
-    into.append(_value(res, row.unit))
+    (row.a_values if side == "a" else row.b_values).append(_value(res, row.unit))
+    cpu_ms = 1000 * (meter.usage.cpu + meter.usage.db_cpu) / max(res.ops, 1)
+    (row.a_cpu if side == "a" else row.b_cpu).append(cpu_ms)
     if metered:
         row.growth_mib.append(meter.usage.growth_mib)
 
@@ -133,8 +140,8 @@ def bench_virtual(hareg: Hareg, rows: list[Comparison], manifest: o.Manifest, re
             through = [partial(op, repo="docker/bench/app", ref="v1", m=manifest)] * requests
             direct = [partial(op, repo="dev/bench/app", ref="v1", m=manifest)] * requests
             for rep in range(reps):
-                _alternate(rep, partial(_run, hareg, through, concurrency, row, row.a_values),
-                           partial(_run, hareg, direct, concurrency, row, row.b_values))
+                _alternate(rep, partial(_run, hareg, through, concurrency, row, "a"),
+                           partial(_run, hareg, direct, concurrency, row, "b"))
 
 
 def bench_cached_remote(hareg: Hareg, rows: list[Comparison], local: o.Manifest,
@@ -146,8 +153,8 @@ def bench_cached_remote(hareg: Hareg, rows: list[Comparison], local: o.Manifest,
     through = [partial(o.get_manifest, repo="hub/bench/app", ref="v1", m=cached)] * requests
     direct = [partial(o.get_manifest, repo="dev/bench/app", ref="v1", m=local)] * requests
     for rep in range(reps):
-        _alternate(rep, partial(_run, hareg, through, 16, row, row.a_values),
-                   partial(_run, hareg, direct, 16, row, row.b_values))
+        _alternate(rep, partial(_run, hareg, through, 16, row, "a"),
+                   partial(_run, hareg, direct, 16, row, "b"))
     row = Comparison("cached 16 MiB blob pull c4", "MiB/s", "hub/bench/app (cache)",
                      "dev/bench/app (local)", 0.95)
     rows.append(row)
@@ -155,8 +162,8 @@ def bench_cached_remote(hareg: Hareg, rows: list[Comparison], local: o.Manifest,
     through = [partial(o.pull_blob, repo="hub/bench/app", blob=cached_layer)] * pulls
     direct = [partial(o.pull_blob, repo="dev/bench/app", blob=local_layer)] * pulls
     for rep in range(reps):
-        _alternate(rep, partial(_run, hareg, through, 4, row, row.a_values),
-                   partial(_run, hareg, direct, 4, row, row.b_values))
+        _alternate(rep, partial(_run, hareg, through, 4, row, "a"),
+                   partial(_run, hareg, direct, 4, row, "b"))
 
 
 def bench_first_pull(hareg: Hareg, upstream: Distribution, rows: list[Comparison],
@@ -175,13 +182,14 @@ def bench_first_pull(hareg: Hareg, upstream: Distribution, rows: list[Comparison
         through = [partial(o.pull_blob, repo="hub/bench/big", blob=blob)]
         direct = [partial(o.pull_blob, repo="bench/big", blob=blob)]
         # The remote pull must come first: it is a first pull only once.
-        _run(hareg, through, 1, row, row.a_values, metered=True)
-        _run(upstream, direct, 1, row, row.b_values)
+        _run(hareg, through, 1, row, "a", metered=True)
+        _run(upstream, direct, 1, row, "b")
         print(f"  {row.key}: rep {rep} done", flush=True)
 
 
 def report(rows: list[Comparison]) -> str:
-    header = f"{'row':<28} {'through':>10} {'direct':>10} {'ratio':>6} {'target':>7}  growth"
+    header = (f"{'row':<28} {'through':>10} {'direct':>10} {'ratio':>6} {'target':>7}     "
+              f"{'cpu ms/op':>15}  growth")
     lines = [header, "-" * len(header)]
     for row in rows:
         if row.errors:
@@ -192,11 +200,15 @@ def report(rows: list[Comparison]) -> str:
         b = statistics.median(row.b_values) if row.b_values else None
         met = "" if ratio is None else ("ok" if ratio >= row.target else "MISSED")
         growth = f"{max(row.growth_mib):.1f} MiB" if row.growth_mib else ""
+        cpu = (f"{statistics.median(row.a_cpu):.2f} / {statistics.median(row.b_cpu):.2f}"
+               if row.a_cpu and row.b_cpu else "")
         lines.append(f"{row.key:<28} {a or 0:>10.1f} {b or 0:>10.1f} {ratio or 0:>6.2f} "
-                     f">={row.target:<4} {met:>3}  {growth}")
+                     f">={row.target:<4} {met:>6}  {cpu:>15}  {growth}")
     lines.append("")
     lines += [f"{row.key}: through = {row.a}, direct = {row.b}, unit {row.unit}"
               for row in rows]
+    lines.append("cpu ms/op: CPU of the server (all processes) and its PostgreSQL backends per"
+                 " operation, through / direct (direct on the upstream: distribution's own)")
     return "\n".join(lines)
 
 
