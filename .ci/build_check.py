@@ -4,11 +4,11 @@
 
 ``python -m build`` (sdist and wheel) from a copy of the source tree, ``twine check``,
 both archives must hold the SQL migrations; then the wheel alone is installed into a
-brand-new venv and ``hareg serve`` runs from an unrelated directory against a fresh
-database on the external PostgreSQL (``--database-url``, default
-postgresql://postgres@127.0.0.1:5432/postgres), which is dropped afterwards; where no
-server answers there, with the wheel's ``embedded`` extra instead. A tiny
-image is pushed and pulled back, then hareg is stopped with SIGTERM.
+brand-new venv, ``hareg --version`` must name the version of hareg/__init__.py, and
+``hareg serve`` runs from an unrelated directory against a fresh database on the external
+PostgreSQL (``--database-url``, default postgresql://postgres@127.0.0.1:5432/postgres),
+which is dropped afterwards; where no server answers there, with the wheel's ``embedded``
+extra instead. A tiny image is pushed and pulled back, then hareg is stopped with SIGTERM.
 
 Run it with an interpreter that has ``build`` and ``twine`` (the CI venv):
 ``python .ci/build_check.py``.
@@ -113,6 +113,9 @@ def main() -> int:
         bindir = smoke.make_venv(tmp / "venv")
         python = bindir / "python"
         smoke.pip_install(bindir, str(wheel))
+        elsewhere = tmp / "elsewhere"  # neither the source tree nor the venv
+        elsewhere.mkdir()
+        smoke.check_version(bindir, cwd=elsewhere)
 
         env = smoke.clean_env()
         if reachable(python, args.database_url):
@@ -123,8 +126,6 @@ def main() -> int:
             # A machine without that server: the wheel's embedded extra instead.
             smoke.say(f"no PostgreSQL answers at {args.database_url}: using the embedded one")
             smoke.pip_install(bindir, f"{wheel}[embedded]")
-        elsewhere = tmp / "elsewhere"  # neither the source tree nor the venv
-        elsewhere.mkdir()
         env["HAREG_STORAGE_ROOT"] = str(tmp / "storage")
         port = smoke.free_port()
         server = smoke.Server(

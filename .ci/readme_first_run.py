@@ -3,10 +3,10 @@
 """CI step "README first run": the README's Run command on a fresh machine.
 
 In a temporary directory: a copy of the source tree and a brand-new venv, then exactly
-``pip install '.[embedded]'`` (no test extras) and ``hareg serve`` with no database URL,
-so hareg starts its embedded PostgreSQL. Waits for ``GET /v2/``, pushes a tiny image,
-pulls it back and compares the bytes, then sends SIGTERM and checks that hareg exits in
-time, stopping its embedded PostgreSQL.
+``pip install '.[embedded]'`` (no test extras), ``hareg --version``, and ``hareg serve`` with
+no database URL, so hareg starts its embedded PostgreSQL. Waits for ``GET /v2/``, pushes a
+tiny image, pulls it back and compares the bytes, then sends SIGTERM and checks that hareg
+exits in time, stopping its embedded PostgreSQL.
 
 Standard library only: ``python3 .ci/readme_first_run.py``.
 """
@@ -31,6 +31,7 @@ def main() -> int:
         src = smoke.copy_tree(tmp / "hareg")
         bindir = smoke.make_venv(tmp / "venv")
         smoke.pip_install(bindir, ".[embedded]", cwd=src)
+        smoke.check_version(bindir, cwd=tmp)
 
         data_dir = tmp / "data"
         port = smoke.free_port()

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -94,6 +95,31 @@ def pip_install(bindir: Path, *args: str, cwd: Path | None = None) -> None:
         cwd=cwd,
         env=clean_env(),
     )
+
+
+def source_version() -> str:
+    """``__version__`` as hareg/__init__.py writes it (the one place), read, not imported."""
+    text = (ROOT / "hareg" / "__init__.py").read_text()
+    match = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    if match is None:
+        raise SystemExit("no __version__ = \"...\" line in hareg/__init__.py")
+    return match.group(1)
+
+
+def check_version(bindir: Path, cwd: Path) -> None:
+    """``hareg --version`` of the installed package prints ``hareg <source version>``."""
+    wanted = f"hareg {source_version()}"
+    say(f"$ {bindir / 'hareg'} --version   (in {cwd})")
+    done = subprocess.run(
+        [str(bindir / "hareg"), "--version"], cwd=cwd, env=clean_env(), capture_output=True,
+        text=True, timeout=60, check=False,
+    )
+    got = done.stdout.strip()
+    if done.returncode != 0 or got != wanted:
+        print(done.stderr[-5000:], file=sys.stderr)
+        raise SystemExit(f"hareg --version: exit {done.returncode}, printed {got!r},"
+                         f" expected {wanted!r}")
+    say(got)
 
 
 def free_port() -> int:

@@ -122,7 +122,7 @@ def _progress_bar() -> Iterator[Any]:
         with lock:
             if event == "repository":
                 if bar.desc != "repositories":
-                    bar.set_description("repositories", refresh=False)
+                    bar.set_description_str("repositories", refresh=False)  # no ": "
                 bar.update(1)
             bar.set_postfix(listed=report.objects_listed,
                             manifests=counts["manifests"].get("added", 0),

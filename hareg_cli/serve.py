@@ -20,12 +20,16 @@ from .options import config_options, fail, prepared
 @config_options
 def serve(config: Config) -> None:
     """Serve the registry API with gunicorn and gevent workers."""
-    from hareg.server.listeners import CannotListen
+    from hareg.server.listeners import CannotListen, probe_listeners
     from hareg.server.logs import announce, setup_logging
-    from hareg.server.runner import HaregServer
+    from hareg.server.runner import HaregServer, gunicorn_binds
 
     setup_logging(config.log)
     embedded = config.uses_embedded_database
+    try:  # a port in use is one line, before the embedded PostgreSQL starts
+        probe_listeners(gunicorn_binds(config, config.server.bind), config.metrics.bind)
+    except CannotListen as exc:
+        fail(str(exc))
     config = prepared(config)
     server = HaregServer(config, config.server.bind, config.server.workers)
     try:

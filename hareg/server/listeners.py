@@ -47,3 +47,18 @@ def open_listeners(cfg: Any, metrics_bind: str) -> list[Any]:
             raise CannotListen(
                 f"cannot listen on {_shown(address)}{what}: {problem.lower()}") from None
     return listeners
+
+
+def probe_listeners(binds: list[str], metrics_bind: str) -> None:
+    """Bind every address and let go at once; raises CannotListen for one in use.
+
+    ``hareg serve`` calls it before it starts the embedded PostgreSQL or waits for the
+    database, so that a port in use is its only line. The addresses are not held meanwhile:
+    while the database is awaited, a proxy's connections are refused rather than queued.
+    """
+    from gunicorn import sock
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("bind", binds)
+    sock.close_sockets(open_listeners(cfg, metrics_bind), unlink=True)

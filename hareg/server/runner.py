@@ -71,11 +71,15 @@ def child_exit(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+def gunicorn_binds(config: Config, bind: str) -> list[str]:
+    """The master's addresses: ``bind`` and, if set, ``[metrics] bind``."""
+    return [bind] + ([config.metrics.bind] if config.metrics.bind else [])
+
+
 def gunicorn_settings(config: Config, bind: str, workers: int) -> dict[str, Any]:
     """The production settings (conf/gunicorn.conf.py documents the same for direct use)."""
-    binds = [bind] + ([config.metrics.bind] if config.metrics.bind else [])
     return {
-        "bind": binds,
+        "bind": gunicorn_binds(config, bind),
         "workers": workers or len(os.sched_getaffinity(0)),
         "worker_class": "hareg.server.worker.HaregWorker",
         "worker_connections": 1000,

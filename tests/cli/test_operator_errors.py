@@ -9,7 +9,9 @@ directory creates nothing, and a port in use is reported before any banner.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -19,10 +21,12 @@ from hareg.db.migrate import has_schema
 from hareg.db.pool import wait_until_reachable
 from hareg.db.unreachable import DatabaseUnreachable
 from tests.cli.helpers import hareg
-from tests.fixtures.postgres import PostgresAdmin, database_url
+from tests.fixtures.postgres import PostgresAdmin, database_url, embedded_parent_dir
 from tests.fixtures.server import free_port
 
 NO_SCHEMA_HINT = "run 'hareg migrate' or 'hareg serve' to create one)"
+#: Bound on an embedded PostgreSQL left by a failing run to stop (its last user exited).
+PG_EXIT_TIMEOUT = 15.0
 
 
 def _missing_database_url(pg: PostgresAdmin) -> tuple[str, str]:
@@ -35,6 +39,8 @@ def _missing_database_url(pg: PostgresAdmin) -> tuple[str, str]:
 def test_a_missing_database_is_one_line_at_once(pg: PostgresAdmin, tmp_path: Path,
                                                 command: list[str]) -> None:
     url, name = _missing_database_url(pg)
+    if command == ["serve"]:  # serve binds before it connects: a port of its own
+        command = [*command, "--bind", f"127.0.0.1:{free_port()}"]
     result = hareg(*command, "--data-dir", str(tmp_path / "data"),
                    env={"HAREG_DATABASE_URL": url})
     lines = result.stderr.splitlines()
@@ -149,3 +155,26 @@ def test_an_address_in_use_is_one_line_without_banner(pg: PostgresAdmin, tmp_pat
     suffix = " ([metrics] bind)" if which == "metrics" else ""
     assert result.returncode == 2, result.stderr
     assert result.stderr == f"hareg: cannot listen on {busy}{suffix}: address already in use\n"
+
+
+def test_an_address_in_use_is_found_before_the_embedded_database_starts() -> None:
+    """The README's setup: no database URL. A port in use is the one line (the embedded
+    PostgreSQL is not started, so it does not announce itself first) and exit status 2."""
+    parent = embedded_parent_dir("hareg-test-port-")  # outside pytest's 0700 basetemp
+    data = parent / "data"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            busy = f"127.0.0.1:{taken.getsockname()[1]}"
+            result = hareg("serve", "--bind", busy, "--workers", "1", "--data-dir", str(data))
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == f"hareg: cannot listen on {busy}: address already in use\n"
+        assert result.stdout == ""
+        assert not data.exists()  # no embedded PostgreSQL was created
+    finally:
+        pid_file = data / "postgres" / "postmaster.pid"
+        deadline = time.monotonic() + PG_EXIT_TIMEOUT
+        while pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        shutil.rmtree(parent, ignore_errors=True)

@@ -6,6 +6,7 @@ docs/cli-json.rst; and the counts of the human output in proper plurals."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ RUN_FIELDS = {"run_id", "trigger", "host", "dry_run", "orphans_pass", "started_a
 HISTORY_FIELDS = {"run_id", "started_at", "finished_at", "duration_s", "status", "trigger",
                   "host", "dry_run", "orphans_pass", "tags", "manifests", "links", "blobs",
                   "uploads", "repositories", "orphans", "bytes_freed", "error"}
+PROMOTE_FIELDS = {"id", "source", "target", "digest", "mediaType", "manifests", "blobsLinked",
+                  "promotedBy", "promotedAt"}
 
 
 def _image() -> oci.Manifest:
@@ -143,8 +146,7 @@ def test_promote_json(env: Env, tmp_path: Path) -> None:
                   "release/app")
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert set(doc) == {"id", "source", "target", "digest", "mediaType", "manifests",
-                        "blobsLinked", "promotedBy", "promotedAt"}
+    assert set(doc) == PROMOTE_FIELDS
     assert (doc["source"], doc["target"], doc["digest"]) == ("dev/app:1.0", "release/app:1.0",
                                                              image.digest)
     assert (doc["manifests"], doc["blobsLinked"], doc["promotedBy"]) == (1, 3, "tester")
@@ -160,3 +162,22 @@ def test_promote_json(env: Env, tmp_path: Path) -> None:
     (error,) = json.loads(out.stdout)["errors"]
     assert error["code"] == "MANIFEST_UNKNOWN" and error["message"]
     assert out.stderr.startswith("hareg: cannot promote: MANIFEST_UNKNOWN: ")
+
+
+def _documented(section: str) -> set[str]:
+    """Every double-backquoted name in one command's section of docs/cli-json.rst."""
+    text = (Path(__file__).parents[2] / "docs" / "cli-json.rst").read_text()
+    body = text.split(f"``{section}``\n")[1]
+    body = body.split("\n``hareg ")[0]  # up to the next command's title
+    return set(re.findall(r"``(\w+)``", body))
+
+
+def test_every_gc_history_and_promote_field_is_documented() -> None:
+    """docs/cli-json.rst names every field the tests above parse back."""
+    run = _documented("hareg gc --json")
+    assert run >= RUN_FIELDS, RUN_FIELDS - run
+    assert run >= {"tags", "manifests", "links", "blobs", "uploads", "repositories", "orphans"}
+    history = _documented("hareg gc --history --json")
+    assert history >= HISTORY_FIELDS, HISTORY_FIELDS - history
+    promote = _documented("hareg promote --json")
+    assert promote >= PROMOTE_FIELDS, PROMOTE_FIELDS - promote

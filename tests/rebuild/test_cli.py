@@ -4,18 +4,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import psycopg2
+import pytest
 from click.testing import CliRunner
 
 from hareg.db import locks
 from hareg.db.pool import Database
-from hareg.rebuild.report import KINDS
+from hareg.rebuild.report import KINDS, Report
 from hareg.storage import FilesystemDriver
 from hareg_cli.main import cli
+from hareg_cli.rebuild import _progress_bar
 from tests.oci import image_manifest
 from tests.rebuild.bucket import BucketWriter
 
@@ -60,3 +64,22 @@ def test_summary_when_the_lock_is_busy(db: Database, storage: FilesystemDriver,
     summary = json.loads(out.stdout)
     assert set(summary) == SUMMARY_FIELDS and summary["status"] == "ok"
     assert summary["counts"]["tags"] == {"found": 1, "added": 1}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_labels_are_separated_from_their_counts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 saw ``listing blobs0 repos``: the label, a colon, then the count."""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    report = Report()
+    with _progress_bar() as update:
+        update("blobs", report)
+        update("repository", report)
+    shown = [part.strip() for part in terminal.getvalue().replace("\r", "\n").splitlines()]
+    assert any(part.startswith("listing blobs: 0 repos [") for part in shown), shown
+    assert any(part.startswith("repositories: 1 repos [") for part in shown), shown
