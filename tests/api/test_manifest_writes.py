@@ -91,6 +91,19 @@ def _pull_digest(session: requests.Session, url: str, repo: str, tag: str) -> st
 # ----------------------------------------------------------------------- immutable tags
 
 
+def _tagged_latest_and_immutable_v1(session: requests.Session, url: str
+                                    ) -> tuple[str, Manifest, Manifest]:
+    """A new repository whose ``latest`` and immutable ``v1`` name ``old``, and the blobs of
+    ``new`` pushed, ready for a manifest PUT that moves the tags to ``new``."""
+    repo = _repo()
+    old, new = image_manifest(), image_manifest()
+    push_image(session, url, repo, old, "latest")
+    push_manifest(session, url, repo, "v1", old)
+    for blob in new.blobs:
+        push_blob(session, url, repo, blob.data)
+    return repo, old, new
+
+
 @pytest.mark.parametrize(("reference", "tags"), [
     ("digest", ["latest", "v1"]),
     ("digest", ["v1", "latest"]),
@@ -102,12 +115,7 @@ def test_a_refused_immutable_tag_move_writes_nothing(
         server: tuple[HaregServer, StorageDriver], session: requests.Session,
         reference: str, tags: list[str]) -> None:
     srv, storage = server
-    repo = _repo()
-    old, new = image_manifest(), image_manifest()
-    push_image(session, srv.url, repo, old, "latest")
-    push_manifest(session, srv.url, repo, "v1", old)
-    for blob in new.blobs:
-        push_blob(session, srv.url, repo, blob.data)
+    repo, old, new = _tagged_latest_and_immutable_v1(session, srv.url)
     before = snapshot(storage)
 
     resp = _put(session, srv.url, repo, new.digest if reference == "digest" else reference,
@@ -134,12 +142,7 @@ def test_after_a_refused_move_rebuild_db_and_check_agree_with_the_api(
     clean and a database rebuilt from the bucket by ``hareg rebuild-db`` serves the old
     manifest for ``latest`` (before the fix it served the refused one)."""
     srv, _ = server
-    repo = _repo()
-    old, new = image_manifest(), image_manifest()
-    push_image(session, srv.url, repo, old, "latest")
-    push_manifest(session, srv.url, repo, "v1", old)
-    for blob in new.blobs:
-        push_blob(session, srv.url, repo, blob.data)
+    repo, old, new = _tagged_latest_and_immutable_v1(session, srv.url)
     assert_error(_put(session, srv.url, repo, new.digest, new, ["latest", "v1"]), 403,
                  "DENIED")
 
