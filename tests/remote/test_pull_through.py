@@ -205,7 +205,7 @@ def test_a_stalled_upstream_is_given_up_after_the_timeout(
         silent.listen(64)
         port = silent.getsockname()[1]
         server = start_front(server_factory)
-        define_remote(server, remote_for(f"http://127.0.0.1:{port}", timeout=1.5))
+        define_remote(server, remote_for(f"http://127.0.0.1:{port}", timeout=0.5))
         with new_session() as http:
             for url in (f"{server.url}/v2/hub/x/manifests/v1",
                         f"{server.url}/v2/hub/x/blobs/{digest_of(b'x')}"):
