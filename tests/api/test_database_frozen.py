@@ -111,7 +111,7 @@ def _wait_ready(session: requests.Session, server: HaregServer) -> requests.Resp
                 return resp
         except requests.RequestException:
             pass
-        time.sleep(0.5)
+        time.sleep(0.2)
     pytest.fail(f"not ready {RECOVERY_BOUND:g} s after SIGCONT: {resp and resp.text}")
 
 

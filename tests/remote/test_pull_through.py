@@ -127,7 +127,7 @@ def test_a_cached_tag_is_served_until_its_ttl_ends(
         remote_for: Callable[..., Remote]) -> None:
     first = push_upstream(distribution, "team/app", "latest")
     server = start_front(server_factory, workers=2)
-    define_remote(server, remote_for(distribution.url, tag_ttl=4.0))
+    define_remote(server, remote_for(distribution.url, tag_ttl=3.0))
     assert get_manifest(server, "hub/team/app", "latest").headers[
         "Docker-Content-Digest"] == first.digest
     second = push_upstream(distribution, "team/app", "latest")  # the upstream retags
@@ -143,7 +143,7 @@ def test_a_cached_tag_is_served_until_its_ttl_ends(
         resp = get_manifest(server, "hub/team/app", "latest")
         if resp.headers["Docker-Content-Digest"] == second.digest:
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert resp.headers["Docker-Content-Digest"] == second.digest
     assert resp.content == second.data and "Warning" not in resp.headers
     # both stay cached by digest
