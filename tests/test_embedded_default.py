@@ -36,6 +36,7 @@ from tests.oci import new_session, push_blob, random_bytes
 PG_EXIT_TIMEOUT = 15.0
 DEFAULT_STOP_TIMEOUT = 45.0  # above the default [server] graceful_timeout (30 s)
 SETTLE_TIMEOUT = 20.0
+SETTLE_LOAD = 0.5  # one worker answered already; the others booted with it and load alike
 
 
 def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
@@ -92,7 +93,8 @@ class DefaultServe:
         """Wait until every worker has booted (plus a moment to load the app).
 
         A SIGTERM that lands while a worker is still loading is a separate problem,
-        pinned by ``test_sigterm_while_workers_boot``; this test is about the
+        pinned by ``test_sigterm_while_workers_boot`` (and since its fix it stops the
+        server with status 0 too, tests/cli/test_boot_signal.py); this test is about the
         embedded database, so it stops a settled server.
         """
         workers = os.cpu_count() or 1
@@ -104,7 +106,7 @@ class DefaultServe:
             if tail.count("Booting worker") >= workers:
                 break
             time.sleep(0.1)
-        time.sleep(2.0)
+        time.sleep(SETTLE_LOAD)
 
     def stop(self) -> bool:
         """SIGTERM the main process only; True when it exited within the bound by itself."""

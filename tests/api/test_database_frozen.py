@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from tests.fixtures.postgres import database_url, embedded_parent_dir
-from tests.fixtures.server import HaregServer, ServerFactory
+from tests.fixtures.server import HaregServer, ServerFactory, to_toml
 from tests.oci import error_codes, image_manifest, push_image, random_blob
 
 #: Generous bound on each request while frozen: hanging "as long as it stays frozen" is the
@@ -111,7 +111,7 @@ def _wait_ready(session: requests.Session, server: HaregServer) -> requests.Resp
                 return resp
         except requests.RequestException:
             pass
-        time.sleep(0.5)
+        time.sleep(0.2)
     pytest.fail(f"not ready {RECOVERY_BOUND:g} s after SIGCONT: {resp and resp.text}")
 
 
@@ -120,8 +120,12 @@ def test_frozen_database_gives_bounded_503(
     frozen_cluster: FrozenCluster, server_factory: ServerFactory,
     session: requests.Session, repo: str,
 ) -> None:
-    # the defaults: connect_timeout 5 s, statement_timeout 10 s (+ 2 s client-side)
-    server = server_factory.create(database_url=frozen_cluster.url, workers=1)
+    # Short bounds (the defaults are 5 s and 10 s): they bound the same waits, sooner.
+    # connect_timeout 2 s (libpq's least), statement_timeout 2 s (+ 2 s client-side).
+    server = server_factory.create(database_url=frozen_cluster.url, workers=1, start=False)
+    server.config["database"].update(connect_timeout="2s", statement_timeout="2s")
+    server.config_path.write_text(to_toml(server.config))
+    server.start()
 
     manifest = image_manifest(layers=[random_blob(512)])
     push_image(session, server.url, repo, manifest, "latest")

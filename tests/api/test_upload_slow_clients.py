@@ -123,7 +123,7 @@ def test_trickling_patches_do_not_starve_a_pull(factory: ServerFactory, repo: st
 
 @pytest.mark.slow
 def test_idle_patch_is_cut_and_the_upload_resumes(factory: ServerFactory, repo: str) -> None:
-    server = _server(factory, idle=2)
+    server = _server(factory, idle=1)
     session = new_session()
     data = random_bytes(30_000)
     digest = digest_of(data)

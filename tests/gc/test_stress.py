@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: EUPL-1.2
 """Sweeps in a loop (grace period 0) while clients push, retag and delete over HTTP.
 
-Bounded in count and time. A real ``hareg serve`` (2 gevent workers, which also run the
-``[gc] schedule`` sweeper every second: it sweeps when our loop leaves it a turn) serves the
-clients; this process sweeps in a loop
+Bounded in count and time: the clients push for 8 s in the default run and for 25 s under
+``pytest -m faults`` (.ci/run runs both; the same test, only longer). A real ``hareg serve``
+(2 gevent workers, which also run the ``[gc] schedule`` sweeper every second: it sweeps when
+our loop leaves it a turn) serves the clients; this process sweeps in a loop
 against the same database and storage. Clients push images that share layers and check
 whether a blob exists before uploading it, which is exactly the window a sweep can hit: their
 manifest PUT may then fail with MANIFEST_BLOB_UNKNOWN, and they push the blobs again (what
@@ -36,7 +37,9 @@ from tests.fixtures.server import HaregServer
 pytestmark = pytest.mark.slow
 
 CLIENTS = 4
-CLIENT_SECONDS = 25.0
+#: How long the clients push: short in the default run, the full length with the fault suite.
+CLIENT_SECONDS = [pytest.param(8.0, id="short"),
+                  pytest.param(25.0, id="full", marks=pytest.mark.faults)]
 MAX_OPS_PER_CLIENT = 80
 PUSH_ATTEMPTS = 8
 REPOS = ("stress/a", "stress/b")
@@ -163,7 +166,9 @@ def _sweep_loop(reg: Registry, stop: threading.Event, stats: Stats, errors: list
     return loop
 
 
-def test_sweeps_in_a_loop_while_clients_push_retag_and_delete(hareg_server: Any) -> None:
+@pytest.mark.parametrize("client_seconds", CLIENT_SECONDS)
+def test_sweeps_in_a_loop_while_clients_push_retag_and_delete(hareg_server: Any,
+                                                              client_seconds: float) -> None:
     server: HaregServer = hareg_server("filesystem", start=False)
     # The server's own scheduler sweeps too (every second, grace 0): it races with ours.
     server.env.update({"HAREG_GC_SCHEDULE": "1s", "HAREG_GC_GRACE_PERIOD": "0"})
@@ -179,11 +184,11 @@ def test_sweeps_in_a_loop_while_clients_push_retag_and_delete(hareg_server: Any)
     sweeper.start()
     try:
         threads = [threading.Thread(target=_catching(c.run, errors),
-                                    args=(started + CLIENT_SECONDS,)) for c in clients]
+                                    args=(started + client_seconds,)) for c in clients]
         for t in threads:
             t.start()
         for t in threads:
-            t.join(CLIENT_SECONDS + 60)
+            t.join(client_seconds + 60)
     finally:
         stop.set()
         sweeper.join(60)

@@ -138,7 +138,7 @@ def test_a_manifest_that_does_not_match_its_digest_is_not_cached(
     fake.routes[f"/v2/lib/x/manifests/{other.digest}"] = Route(200, headers,
                                                                 lambda: [manifest.data])
     with fake.running():
-        server = server_factory.create("filesystem")
+        server = server_factory.create("filesystem", workers=1)
         define_remote(server, anonymous(fake.url))
         with new_session() as http:
             for ref in ("v1", other.digest):
@@ -169,7 +169,7 @@ def test_the_first_bytes_reach_the_client_before_the_download_ends(
     fake.routes[f"/v2/lib/x/blobs/{digest}"] = Route(200, {"Content-Length": str(len(data))},
                                                      body)
     with fake.running():
-        server = server_factory.create(driver)
+        server = server_factory.create(driver, workers=1)
         define_remote(server, anonymous(fake.url))
         with new_session() as http:
             resp = http.get(f"{server.url}/v2/hub/lib/x/blobs/{digest}", stream=True,
@@ -195,7 +195,7 @@ def test_a_range_of_an_uncached_blob_caches_it_first(server_factory: ServerFacto
     fake.routes[f"/v2/lib/x/blobs/{digest}"] = Route(200, {"Content-Length": str(len(data))},
                                                      lambda: [data])
     with fake.running():
-        server = server_factory.create("filesystem")
+        server = server_factory.create("filesystem", workers=1)
         define_remote(server, anonymous(fake.url))
         with new_session() as http:
             url = f"{server.url}/v2/hub/lib/x/blobs/{digest}"

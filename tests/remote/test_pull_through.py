@@ -36,9 +36,13 @@ ACCEPT = ("application/vnd.oci.image.index.v1+json, application/vnd.oci.image.ma
 HTTP_TIMEOUT = 60
 
 
-def start_front(factory: ServerFactory, **registry: object) -> HaregServer:
-    """A hareg (filesystem) logging at debug level: the credentials checks read everything."""
-    server = factory.create("filesystem", start=False, **registry)
+def start_front(factory: ServerFactory, workers: int = 1, **registry: object) -> HaregServer:
+    """A hareg (filesystem) logging at debug level: the credentials checks read everything.
+
+    One worker, but where a test is about what the cache remembers between requests (TTL,
+    revalidation): two, so that consecutive requests may land in different processes.
+    """
+    server = factory.create("filesystem", start=False, workers=workers, **registry)
     server.config["log"]["level"] = "debug"
     server.config_path.write_text(to_toml(server.config))
     server.start()
@@ -122,8 +126,8 @@ def test_a_cached_tag_is_served_until_its_ttl_ends(
         distribution: Distribution, server_factory: ServerFactory,
         remote_for: Callable[..., Remote]) -> None:
     first = push_upstream(distribution, "team/app", "latest")
-    server = start_front(server_factory)
-    define_remote(server, remote_for(distribution.url, tag_ttl=4.0))
+    server = start_front(server_factory, workers=2)
+    define_remote(server, remote_for(distribution.url, tag_ttl=3.0))
     assert get_manifest(server, "hub/team/app", "latest").headers[
         "Docker-Content-Digest"] == first.digest
     second = push_upstream(distribution, "team/app", "latest")  # the upstream retags
@@ -139,7 +143,7 @@ def test_a_cached_tag_is_served_until_its_ttl_ends(
         resp = get_manifest(server, "hub/team/app", "latest")
         if resp.headers["Docker-Content-Digest"] == second.digest:
             break
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert resp.headers["Docker-Content-Digest"] == second.digest
     assert resp.content == second.data and "Warning" not in resp.headers
     # both stay cached by digest
@@ -150,7 +154,7 @@ def test_an_unchanged_tag_is_revalidated_with_a_head_only(
         distribution: Distribution, server_factory: ServerFactory,
         remote_for: Callable[..., Remote]) -> None:
     image = push_upstream(distribution, "team/same", "v1")
-    server = start_front(server_factory)
+    server = start_front(server_factory, workers=2)
     define_remote(server, remote_for(distribution.url, tag_ttl=0.0))
     for _ in range(3):
         resp = get_manifest(server, "hub/team/same", "v1")
@@ -205,7 +209,7 @@ def test_a_stalled_upstream_is_given_up_after_the_timeout(
         silent.listen(64)
         port = silent.getsockname()[1]
         server = start_front(server_factory)
-        define_remote(server, remote_for(f"http://127.0.0.1:{port}", timeout=1.5))
+        define_remote(server, remote_for(f"http://127.0.0.1:{port}", timeout=0.5))
         with new_session() as http:
             for url in (f"{server.url}/v2/hub/x/manifests/v1",
                         f"{server.url}/v2/hub/x/blobs/{digest_of(b'x')}"):
