@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -51,6 +51,9 @@ from .errors import (
 )
 from .hashing import SUPPORTED_ALGORITHMS, ResumableHash
 from .names import Digest, parse_digest
+
+#: How a writer may run its hashing elsewhere: ``hash_with(hasher.update, chunk)``.
+Offload = Callable[[Callable[[bytes], None], bytes], None]
 
 #: Seconds a claim lives without renewal. A live PATCH renews it as the body arrives and before
 #: every part it writes; the claim of a request that died blocks its upload at most this long.
@@ -182,16 +185,29 @@ class _Claim:
 
 
 class _Writer:
-    """Appends a stream to an upload: hashes it, writes whole parts, keeps the rest as tail."""
+    """Appends a stream to an upload: hashes it, writes whole parts, keeps the rest as tail.
+
+    The parts of a claimed upload are recorded in its row (a later request continues from
+    them), so each is durable before it is recorded. A writer without a claim (a blob written
+    in one go) records its parts nowhere: they become durable together when the upload is
+    completed, and a crash before loses only the unfinished upload.
+    """
 
     def __init__(self, reg: Registry, session: UploadSession,
-                 claim: _Claim | None = None) -> None:
+                 claim: _Claim | None = None, hash_with: Offload | None = None) -> None:
         self.storage: StorageDriver = reg.storage
         self.part_size = max(reg.part_size, reg.storage.min_part_size)
         self.session = session
         self.claim = claim
         self.hasher = ResumableHash(session.algorithm, session.hash_state)
+        self.hash_with = hash_with
         self.buffer = bytearray(session.tail)
+
+    def _hash(self, chunk: bytes) -> None:
+        if self.hash_with is None:
+            self.hasher.update(chunk)
+        else:
+            self.hash_with(self.hasher.update, chunk)
 
     def append(self, chunks: Iterable[bytes], content_range: tuple[int, int] | None,
                content_length: int | None) -> None:
@@ -209,11 +225,15 @@ class _Writer:
         for chunk in chunks:
             if not chunk:
                 continue
-            self.hasher.update(chunk)
+            self._hash(chunk)
             self.buffer += chunk
             received += len(chunk)
             while len(self.buffer) >= self.part_size:
-                self._put_part(memoryview(self.buffer)[: self.part_size])
+                # Released before the buffer shrinks: a thread that wrote the part (gevent's
+                # pool) may still hold its arguments for a moment after answering, and a
+                # bytearray with a live view cannot be resized.
+                with memoryview(self.buffer) as view, view[: self.part_size] as part:
+                    self._put_part(part)
                 del self.buffer[: self.part_size]
             if self.claim is not None:
                 self.claim.keep_alive()
@@ -231,7 +251,7 @@ class _Writer:
         written = sum(p[2] for p in s.parts)
         try:
             token = self.storage.multipart_put(s.storage_key, s.storage_upload_id, number,
-                                               written, data)
+                                               written, data, durable=self.claim is not None)
         except NotFound:
             raise UploadStorageGone(detail={"upload": s.id}) from None
         s.parts.append([number, token, len(data)])
@@ -509,12 +529,15 @@ class StreamedBlob:
     upload is: whole parts go out as they fill, memory holds at most one part; then the digest
     is verified and the blob committed with its link (invariants 3 and 4)."""
 
-    def __init__(self, reg: Registry, repository: str, digest: str) -> None:
+    def __init__(self, reg: Registry, repository: str, digest: str,
+                 hash_with: Offload | None = None) -> None:
+        """``hash_with(func, chunk)`` runs the hashing of a chunk (in gevent's thread pool:
+        hareg.remote.fetch.off_loop); by default a plain call."""
         self.reg = reg
         self.repository = repository
         self.expected = parse_digest(digest)
         self.session = _new_session(repository, self.expected.algorithm)
-        self.writer = _Writer(reg, self.session)
+        self.writer = _Writer(reg, self.session, hash_with=hash_with)
         self.content: _Content = None
 
     @property

@@ -214,13 +214,19 @@ class StorageDriver(ABC):
 
     @abstractmethod
     def multipart_put(
-        self, key: str, upload_id: str, part_number: int, offset: int, data: Buffer
+        self, key: str, upload_id: str, part_number: int, offset: int, data: Buffer,
+        durable: bool = True,
     ) -> str:
         """Write part ``part_number`` (from 1) at byte ``offset``; return its token.
 
         Parts may be written by different processes or hosts, each with its own
         driver instance: nothing about the upload lives in driver memory.
         Raises NotFound if the upload is unknown (completed or aborted).
+
+        With ``durable=False`` the part may be lost in a crash until
+        :meth:`multipart_complete` returns (which makes every part durable): for a
+        writer that records its parts nowhere before it completes (a blob written in
+        one go), so a crash loses only the whole unfinished upload.
         """
 
     @abstractmethod

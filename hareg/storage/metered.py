@@ -148,9 +148,9 @@ class MeteredStorage(StorageDriver):
         return self._call("multipart_start", self.inner.multipart_start, key)
 
     def multipart_put(self, key: str, upload_id: str, part_number: int, offset: int,
-                      data: Buffer) -> str:
+                      data: Buffer, durable: bool = True) -> str:
         return self._call("multipart_put", self.inner.multipart_put, key, upload_id,
-                          part_number, offset, data)
+                          part_number, offset, data, durable)
 
     def multipart_complete(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
         self._call("multipart_complete", self.inner.multipart_complete, key, upload_id, parts)
