@@ -99,8 +99,9 @@ class Sizes:
     # processes (at least; --client-procs may ask for more).
     conc_levels: tuple[int, ...] = (64, 256)
     conc_manifests: int = 200
-    conc_ops: int = 6000
+    conc_ops: int = 4000
     conc_procs: int = 2
+    conc_cap_s: float = 5.0
 
 
 FULL = Sizes(reps=3)
@@ -159,15 +160,16 @@ class Bench:
 
     def measure(self, row: Row, server: Server, rep: int, ops: Sequence[Op],
                 concurrency: int, extra: dict[str, Any] | None = None,
-                procs: int | None = None) -> Sample | None:
+                procs: int | None = None, cap_s: float | None = None) -> Sample | None:
         """One timed run of ``ops``; None when skipped because the row is over budget.
-        ``procs``: client processes (default: the run's ``--client-procs``)."""
+        ``procs``: client processes (default: the run's ``--client-procs``); ``cap_s``: no
+        operation starts after so many seconds (default: ``sizes.cap_s``)."""
         self.rows.setdefault(row.key, row)
         if rep > 0 and self.over_budget(row, server):
             return None
         with Meter(server, self.moto) as meter:
             res: LoadResult = run_ops(server.host, server.port, ops, concurrency,
-                                      procs or self.procs, self.sizes.cap_s)
+                                      procs or self.procs, cap_s or self.sizes.cap_s)
         extra = dict(extra or {})
         if res.ops + res.errors < len(ops):
             extra["done"] = f"{res.ops + res.errors}/{len(ops)}"

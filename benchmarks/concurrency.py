@@ -35,10 +35,12 @@ def bench_concurrency(b: Bench) -> None:
     passes = max(1, s.conc_ops // n)
     for conc in s.conc_levels:
         row = Row(f"manifest GET by tag c{conc}", "req/s", target="ratio>=1.5", p99=True,
-                  note=f"{n} manifests, {passes * n} GETs a run (each manifest {passes} "
-                  f"times), {procs} client processes")
+                  note=f"{n} manifests, up to {passes * n} GETs a run (each manifest up to "
+                  f"{passes} times; none starts after {s.conc_cap_s:g} s), {procs} client "
+                  "processes")
         for rep in range(s.reps):
             for server in b.order(rep):
                 b.measure(row, server, rep,
                           [partial(o.get_manifest, repo=repo, ref=f"t{i}", m=mans[i])
-                           for _ in range(passes) for i in range(n)], conc, procs=procs)
+                           for _ in range(passes) for i in range(n)], conc, procs=procs,
+                          cap_s=s.conc_cap_s)
