@@ -100,3 +100,19 @@ def analyze(url: str) -> None:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("VACUUM (ANALYZE) repositories, repository_blobs, manifests, tags, blobs")
+
+
+def add_distribution_tags(root: str, repo: str, tags: list[str], manifest: str) -> None:
+    """Tags written directly into distribution's filesystem storage (``root`` as its
+    ``rootdirectory``), as its tag PUT leaves them: ``current/link`` and the index link of
+    each tag. The manifest must have been PUT once through the API (its revision link)."""
+    import os
+
+    hexdigest = manifest.split(":", 1)[1]
+    base = os.path.join(root, "docker/registry/v2/repositories", repo, "_manifests/tags")
+    for tag in tags:
+        for sub in ("current", f"index/sha256/{hexdigest}"):
+            directory = os.path.join(base, tag, sub)
+            os.makedirs(directory, exist_ok=True)
+            with open(os.path.join(directory, "link"), "w") as f:
+                f.write(manifest)

@@ -386,9 +386,12 @@ class Distribution(Server):
         self.config_path = work / "config.yml"
         if storage.kind == "filesystem":
             assert storage.root is not None
-            driver = {"filesystem": {"rootdirectory": str(storage.root / "distribution")}}
+            #: Its storage directory (filesystem only): benchmarks.scale_rows writes tags there.
+            self.root: str | None = str(storage.root / "distribution")
+            driver = {"filesystem": {"rootdirectory": self.root}}
         else:
             assert storage.moto is not None
+            self.root = None
             self.bucket = "distribution-bench-redirect" if redirect else "distribution-bench"
             storage.moto.make_bucket(self.bucket)
             driver = {"s3": {
