@@ -18,13 +18,9 @@ import argparse
 import cProfile
 import json
 import pstats
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
-from .put_profile import _blob
-from .servers import Postgres
+from .put_profile import image_app
 
 
 def main() -> int:
@@ -34,23 +30,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
 
-    from hareg.api.app import create_app
-    from hareg.config import load_config
-    from hareg.db.migrate import apply_migrations
-
-    pg = Postgres(args.database)
-    work = Path(tempfile.mkdtemp(prefix="hareg-getprof-", dir="/var/tmp"))
-    try:
-        url = pg.fresh_database("hareg_getprof")
-        apply_migrations(url)
-        config = load_config(env={}, overrides={
-            "database": {"url": url}, "server": {"data_dir": str(work)},
-            "storage": {"driver": "filesystem", "root": str(work / "storage")}})
-        client = create_app(config).test_client()
-        repo = "profile/get"
-        config_desc = _blob(client, repo, b'{"architecture":"amd64","os":"linux"}')
-        config_desc["mediaType"] = "application/vnd.oci.image.config.v1+json"
-        layers = [_blob(client, repo, bytes([i]) * 4096) for i in range(3)]
+    repo = "profile/get"
+    with image_app(args.database, "getprof", repo) as (client, config_desc, layers):
         headers = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
         n = 200
         for i in range(n):
@@ -81,9 +62,6 @@ def main() -> int:
                     if "execute' of 'psycopg2" in name)
         print(f"SQL statements per GET: {execs / per:.1f}")
         stats.sort_stats("tottime").print_stats(args.top)
-    finally:
-        pg.drop_all()
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -22,7 +22,10 @@ import pstats
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .servers import Postgres
 
@@ -38,6 +41,32 @@ def _blob(client, repo: str, data: bytes) -> dict:
             "size": len(data)}
 
 
+@contextmanager
+def image_app(database: str, name: str, repo: str) -> Iterator[tuple[Any, dict, list[dict]]]:
+    """hareg's Flask test client on a fresh database and storage, with an image's config and
+    three layers pushed to ``repo``: (client, config descriptor, layer descriptors)."""
+    from hareg.api.app import create_app
+    from hareg.config import load_config
+    from hareg.db.migrate import apply_migrations
+
+    pg = Postgres(database)
+    work = Path(tempfile.mkdtemp(prefix=f"hareg-{name}-", dir="/var/tmp"))
+    try:
+        url = pg.fresh_database(f"hareg_{name}")
+        apply_migrations(url)
+        config = load_config(env={}, overrides={
+            "database": {"url": url}, "server": {"data_dir": str(work)},
+            "storage": {"driver": "filesystem", "root": str(work / "storage")}})
+        client = create_app(config).test_client()
+        config_desc = _blob(client, repo, b'{"architecture":"amd64","os":"linux"}')
+        config_desc["mediaType"] = "application/vnd.oci.image.config.v1+json"
+        layers = [_blob(client, repo, bytes([i]) * 4096) for i in range(3)]
+        yield client, config_desc, layers
+    finally:
+        pg.drop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.put_profile")
     parser.add_argument("--count", type=int, default=200)
@@ -45,23 +74,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
 
-    from hareg.api.app import create_app
-    from hareg.config import load_config
-    from hareg.db.migrate import apply_migrations
-
-    pg = Postgres(args.database)
-    work = Path(tempfile.mkdtemp(prefix="hareg-putprof-", dir="/var/tmp"))
-    try:
-        url = pg.fresh_database("hareg_putprof")
-        apply_migrations(url)
-        config = load_config(env={}, overrides={
-            "database": {"url": url}, "server": {"data_dir": str(work)},
-            "storage": {"driver": "filesystem", "root": str(work / "storage")}})
-        client = create_app(config).test_client()
-        repo = "profile/put"
-        config_desc = _blob(client, repo, b'{"architecture":"amd64","os":"linux"}')
-        config_desc["mediaType"] = "application/vnd.oci.image.config.v1+json"
-        layers = [_blob(client, repo, bytes([i]) * 4096) for i in range(3)]
+    repo = "profile/put"
+    with image_app(args.database, "putprof", repo) as (client, config_desc, layers):
         payloads = [json.dumps({
             "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": config_desc, "layers": layers,
@@ -102,9 +116,6 @@ def main() -> int:
                           f" {n / per:5.1f} {ct / per * 1000:8.3f}")
         print()
         stats.sort_stats("tottime").print_stats(args.top)
-    finally:
-        pg.drop_all()
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

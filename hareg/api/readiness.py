@@ -15,16 +15,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from ..offloop import gevent_patched
+
 #: Seconds the probes get together; /readyz answers well within 2 s.
 DEADLINE = 1.5
-
-
-def _gevent_active() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("socket")
 
 
 def _describe(exc: BaseException) -> str:
@@ -34,7 +28,7 @@ def _describe(exc: BaseException) -> str:
 def run_probes(probes: Mapping[str, Callable[[], None]],
                deadline: float = DEADLINE) -> dict[str, str]:
     """Run every probe; return ``{name: problem}`` for those that failed or did not finish."""
-    if _gevent_active():
+    if gevent_patched():
         return _run_greenlets(probes, deadline)
     return _run_threads(probes, deadline)
 

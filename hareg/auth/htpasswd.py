@@ -23,12 +23,12 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import bcrypt
 
+from ..offloop import off_loop
 from .settings import USER_NAME_RE
 from .throttle import PasswordGate
 from .watch import WatchedFile
@@ -41,19 +41,6 @@ _BCRYPT_HASH = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
 CACHE_SECONDS = 60.0
 CACHE_MAX = 10_000
 
-R = TypeVar("R")
-
-
-def run_blocking(func: Callable[..., R], *args: Any) -> R:
-    """Run CPU-heavy ``func`` off the gevent loop when gevent has patched this process."""
-    try:
-        from gevent import get_hub
-        from gevent.monkey import is_module_patched
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        return func(*args)
-    if not is_module_patched("threading"):
-        return func(*args)
-    return get_hub().threadpool.apply(func, args)
 
 
 def user_name_error(name: str) -> str | None:
@@ -140,7 +127,7 @@ class Htpasswd:
         target = stored.encode() if stored else self._dummy_hash(users.dummy_rounds)
         with self._gate.slot() if self._gate else contextlib.nullcontext():
             try:
-                ok = run_blocking(bcrypt.checkpw, raw, target)
+                ok = off_loop(bcrypt.checkpw, raw, target)
             except ValueError:
                 ok = False
         if not ok or stored is None:

@@ -532,7 +532,7 @@ class StreamedBlob:
     def __init__(self, reg: Registry, repository: str, digest: str,
                  hash_with: Offload | None = None) -> None:
         """``hash_with(func, chunk)`` runs the hashing of a chunk (in gevent's thread pool:
-        hareg.remote.fetch.off_loop); by default a plain call."""
+        hareg.offloop.off_loop); by default a plain call."""
         self.reg = reg
         self.repository = repository
         self.expected = parse_digest(digest)

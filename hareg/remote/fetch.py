@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import urllib3
 from psycopg2.extensions import cursor
@@ -45,6 +45,7 @@ from urllib3.exceptions import HTTPError
 from ..db import blobs as blob_rows
 from ..db import locks, repositories
 from ..db import remote_cache as remote_rows
+from ..offloop import off_loop
 from ..registry.blobs import BlobInfo
 from ..registry.context import Registry
 from ..registry.errors import BlobUnknown, DigestInvalid, ManifestInvalid, RegistryError
@@ -55,7 +56,6 @@ from ..storage import layout
 from .upstream import Deadline, Upstream, UpstreamInvalid, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
-R = TypeVar("R")
 
 CHUNK = 1024 * 1024
 #: How often a waiting pull looks again (seconds).
@@ -67,20 +67,6 @@ MAX_WAIT = 3600.0
 #: How long a failed fetch's error is given to the pulls of its digest without asking the
 #: upstream again (they would most likely fail the same way, each after ``remote.timeout``).
 FAILURE_MEMORY = 3.0
-
-
-def off_loop(func: Callable[..., R], *args: Any) -> R:
-    """Run ``func`` in gevent's thread pool when gevent has patched this process, else a plain
-    call. For the hashing of the fetched chunks (OpenSSL releases the GIL): the worker's other
-    requests go on meanwhile instead of waiting 0.6 ms per MiB for it."""
-    try:
-        from gevent import get_hub
-        from gevent.monkey import is_module_patched
-    except ImportError:  # pragma: no cover - gevent is a dependency
-        return func(*args)
-    if not is_module_patched("threading"):
-        return func(*args)
-    return get_hub().threadpool.apply(func, args)
 
 
 def lease_of(remote: Remote) -> float:

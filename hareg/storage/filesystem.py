@@ -31,8 +31,9 @@ import stat as stat_mod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from ..offloop import off_loop
 from .base import (
     CHUNK_SIZE,
     INTERNAL_PREFIX,
@@ -73,29 +74,8 @@ def _os_errors(key: str, writing: bool = False) -> Iterator[None]:
         raise StorageError(f"filesystem error on {key!r}: {exc}") from exc
 
 
-def _blocking(func: Callable[..., _T], *args: Any) -> _T:
-    """Run a slow syscall (fsync, large pwrite) off the event loop under gevent.
-
-    In a gevent worker a blocking fsync stalls every greenlet of the worker; gevent's thread
-    pool runs it in a real thread instead. Elsewhere (CLI, tests) it is a plain call.
-    """
-    if _gevent_active():
-        import gevent
-
-        return gevent.get_hub().threadpool.apply(func, args)
-    return func(*args)
-
-
-def _gevent_active() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("socket")
-
-
 def _fsync(fd: int) -> None:
-    _blocking(os.fsync, fd)
+    off_loop(os.fsync, fd)
 
 
 def _fsync_dir(path: str) -> None:
@@ -425,7 +405,7 @@ class FilesystemDriver(StorageDriver):
         with _os_errors(key):
             fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
             try:
-                _blocking(_pwrite_all, fd, data, offset)
+                off_loop(_pwrite_all, fd, data, offset)
                 if durable:
                     # Otherwise multipart_complete's fsync flushes every part at once: one
                     # disk flush per blob instead of one per part (1 GiB in 8 MiB parts on
