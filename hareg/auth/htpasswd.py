@@ -42,7 +42,6 @@ CACHE_SECONDS = 60.0
 CACHE_MAX = 10_000
 
 
-
 def user_name_error(name: str) -> str | None:
     if not USER_NAME_RE.match(name):
         return ("user names start with a letter or digit and use letters, digits, '.', '_',"

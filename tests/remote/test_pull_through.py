@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from hareg.registry.namespaces import Remote
 from tests.fixtures.server import HaregServer, ServerFactory, to_toml
@@ -61,6 +62,24 @@ def get_manifest(server: HaregServer, repo: str, ref: str, **params: str):  # ty
     with new_session() as http:
         return http.get(f"{server.url}/v2/{repo}/manifests/{ref}", params=params,
                         headers={"Accept": ACCEPT}, timeout=HTTP_TIMEOUT)
+
+
+def pull_into_cache(server: HaregServer, image: Manifest) -> None:
+    """Pull ``image`` (``library/base:v1`` upstream) through ``hub/``: its manifest and blobs
+    are then in the remote's cache."""
+    with new_session() as http:
+        assert get_manifest(server, "hub/library/base", "v1").status_code == 200
+        for blob in image.blobs:
+            http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
+                     timeout=HTTP_TIMEOUT).raise_for_status()
+
+
+def assert_blobs_served(http: requests.Session, server: HaregServer, image: Manifest) -> None:
+    """Every blob of ``image`` comes back byte-identical through ``hub/library/base``."""
+    for blob in image.blobs:
+        got = http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
+                       timeout=HTTP_TIMEOUT)
+        assert got.status_code == 200 and got.content == blob.data
 
 
 def test_skopeo_copies_an_image_through_the_remote_name(
@@ -170,11 +189,8 @@ def test_upstream_down_serves_the_cache_and_fails_uncached_content_clearly(
     other = push_upstream(distribution, "library/other", "v1")
     server = start_front(server_factory)
     define_remote(server, remote_for(distribution.url, tag_ttl=0.0, timeout=3.0))
+    pull_into_cache(server, image)
     with new_session() as http:
-        assert get_manifest(server, "hub/library/base", "v1").status_code == 200
-        for blob in image.blobs:
-            http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
-                     timeout=HTTP_TIMEOUT).raise_for_status()
         distribution.kill()
         # cached: served, past the TTL, with a Warning
         resp = get_manifest(server, "hub/library/base", "v1")
@@ -186,10 +202,7 @@ def test_upstream_down_serves_the_cache_and_fails_uncached_content_clearly(
         assert head.headers["Docker-Content-Digest"] == image.digest
         by_digest = get_manifest(server, "hub/library/base", image.digest)
         assert by_digest.status_code == 200 and "Warning" not in by_digest.headers
-        for blob in image.blobs:
-            got = http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
-                           timeout=HTTP_TIMEOUT)
-            assert got.status_code == 200 and got.content == blob.data
+        assert_blobs_served(http, server, image)
         # uncached: a clear 503 naming the upstream
         for resp in (get_manifest(server, "hub/library/other", "v1"),
                      get_manifest(server, "hub/library/other", other.digest),
@@ -263,11 +276,7 @@ def test_rebuild_db_restores_the_cached_content(
     image = push_upstream(distribution, "library/base", "v1")
     server = start_front(server_factory)
     define_remote(server, remote_for(distribution.url, tag_ttl=3600.0, timeout=3.0))
-    with new_session() as http:
-        assert get_manifest(server, "hub/library/base", "v1").status_code == 200
-        for blob in image.blobs:
-            http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
-                     timeout=HTTP_TIMEOUT).raise_for_status()
+    pull_into_cache(server, image)
     server.stop()
     proc = subprocess.run([sys.executable, "-m", "hareg_cli", "rebuild-db", "--from-scratch",
                            "--config", str(server.config_path)],
@@ -279,10 +288,7 @@ def test_rebuild_db_restores_the_cached_content(
     assert resp.status_code == 200 and resp.content == image.data
     assert "Warning" in resp.headers  # unconfirmed after the rebuild, upstream down
     with new_session() as http:
-        for blob in image.blobs:
-            got = http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
-                           timeout=HTTP_TIMEOUT)
-            assert got.status_code == 200 and got.content == blob.data
+        assert_blobs_served(http, server, image)
 
 
 def test_garbage_collection_keeps_what_a_cached_tag_needs(
@@ -296,18 +302,11 @@ def test_garbage_collection_keeps_what_a_cached_tag_needs(
     server.config_path.write_text(to_toml(server.config))
     server.start()
     define_remote(server, remote_for(distribution.url, timeout=3.0))
-    with new_session() as http:
-        assert get_manifest(server, "hub/library/base", "v1").status_code == 200
-        for blob in image.blobs:
-            http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
-                     timeout=HTTP_TIMEOUT).raise_for_status()
+    pull_into_cache(server, image)
     proc = subprocess.run([sys.executable, "-m", "hareg_cli", "gc", "--config",
                            str(server.config_path)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     distribution.kill()
     with new_session() as http:
         assert get_manifest(server, "hub/library/base", "v1").content == image.data
-        for blob in image.blobs:
-            got = http.get(f"{server.url}/v2/hub/library/base/blobs/{blob.digest}",
-                           timeout=HTTP_TIMEOUT)
-            assert got.status_code == 200 and got.content == blob.data
+        assert_blobs_served(http, server, image)
