@@ -162,13 +162,19 @@ class FilesystemDriver(StorageDriver):
         are added to ``changed`` for the caller to fsync later.
         """
         for attempt in range(_PRUNE_RETRIES):
-            made = self._ensure_dir(directory, durable=changed is None)
+            last = attempt == _PRUNE_RETRIES - 1
+            try:
+                made = self._ensure_dir(directory, durable=changed is None)
+            except FileNotFoundError:  # a delete pruned a parent between our check and mkdir
+                if last:
+                    raise
+                continue
             if changed is not None:
                 changed.extend(made)
             try:
                 return action()
             except FileNotFoundError:
-                if attempt == _PRUNE_RETRIES - 1 or os.path.isdir(directory):
+                if last or os.path.isdir(directory):
                     raise
         raise AssertionError("unreachable")
 
