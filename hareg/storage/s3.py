@@ -43,6 +43,8 @@ S3_MIN_PART_SIZE = 5 * MIB
 S3_MAX_COPY_SIZE = 5 * GIB
 #: DeleteObjects accepts at most this many keys per request.
 S3_DELETE_BATCH = 1000
+#: ListObjectsV2 returns at most this many keys per page.
+S3_LIST_PAGE = 1000
 S3_MAX_PARTS = 10000
 
 # Error codes that mean "no such object / upload". NoSuchBucket deliberately
@@ -100,6 +102,10 @@ class S3Driver(StorageDriver):
         self.copy_threshold = S3_MAX_COPY_SIZE
         #: Part size for UploadPartCopy: big, since the copy is server-side.
         self.copy_part_size = 512 * MIB
+        #: Keys per ListObjectsV2 page and per DeleteObjects request: S3's maximum (tests lower
+        #: them to cross page boundaries with fewer objects).
+        self.list_page_size = S3_LIST_PAGE
+        self.delete_batch = S3_DELETE_BATCH
         config = Config(
             max_pool_connections=64,
             retries={"mode": "standard"},
@@ -232,12 +238,12 @@ class S3Driver(StorageDriver):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def delete_many(self, keys: Iterable[str]) -> int:
-        """Delete with DeleteObjects, 1000 keys per request."""
+        """Delete with DeleteObjects, :attr:`delete_batch` keys per request."""
         count = 0
         batch: list[str] = []
         for key in keys:
             batch.append(self._key(key))
-            if len(batch) == S3_DELETE_BATCH:
+            if len(batch) == self.delete_batch:
                 count += self._delete_batch(batch)
                 batch = []
         if batch:
@@ -265,7 +271,8 @@ class S3Driver(StorageDriver):
         full = self.prefix + normalize_prefix(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
         with _s3_errors(prefix):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full,
+                                           PaginationConfig={"PageSize": self.list_page_size}):
                 for obj in page.get("Contents", ()):
                     yield ObjectInfo(
                         key=self._strip(obj["Key"]),
@@ -277,7 +284,8 @@ class S3Driver(StorageDriver):
         full = self.prefix + normalize_prefix(prefix)
         paginator = self.client.get_paginator("list_objects_v2")
         with _s3_errors(prefix):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/",
+                                           PaginationConfig={"PageSize": self.list_page_size}):
                 for common in page.get("CommonPrefixes", ()):
                     yield self._strip(common["Prefix"])
 
