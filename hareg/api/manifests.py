@@ -17,6 +17,14 @@ from .remote import refuse_writes, remote_target
 bp = Blueprint("manifests", __name__)
 
 
+def _accept() -> list[str]:
+    """The client's Accept header, for an upstream (hareg.remote.pull.upstream_accept). The
+    WSGI server joins repeated headers into one value; reading that one value is cheaper than
+    ``getlist``, which walks every header of the request."""
+    value = request.headers.get("Accept")
+    return [value] if value else []
+
+
 @bp.route("/v2/<path:name>/manifests/<reference>", methods=["GET", "HEAD"])
 def get_manifest(name: str, reference: str) -> Response:
     head = request.method == "HEAD"
@@ -25,13 +33,11 @@ def get_manifest(name: str, reference: str) -> Response:
     warning = None
     found: manifests.StoredManifest | virtual_pull.Resolved | pull.CachedManifest
     if via is not None:
-        accept = [value for value, _ in request.accept_mimetypes]
-        resolved = virtual_pull.get_manifest(registry(), via, reference, accept, head=head)
+        resolved = virtual_pull.get_manifest(registry(), via, reference, _accept(), head=head)
         found, warning = resolved, resolved.warning
     elif target is not None:
         remote, path = target
-        cached = pull.get_manifest(registry(), remote, path, reference,
-                                   request.headers.getlist("Accept"), head=head)
+        cached = pull.get_manifest(registry(), remote, path, reference, _accept(), head=head)
         found, warning = cached, cached.warning
     else:
         found = manifests.get_manifest(registry(), name, reference, with_payload=not head)

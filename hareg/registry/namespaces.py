@@ -140,6 +140,7 @@ class Namespaces:
     def __init__(self, definitions: Iterable[Definition] = ()) -> None:
         self._by_name: Mapping[str, Definition] = MappingProxyType(
             {d.name: d for d in definitions})
+        self._members: dict[str, tuple[Virtual, tuple[Member, ...]]] = {}  # members()' answers
 
     def __iter__(self) -> Any:
         return iter(sorted(self._by_name.values(), key=lambda d: d.name))
@@ -164,7 +165,11 @@ class Namespaces:
     def members(self, virtual: Virtual) -> tuple[Member, ...]:
         """The members of ``virtual`` in resolution order: local members first, then remote
         ones, each group in listed order with nested virtual namespaces flattened in place;
-        each namespace once. The set must be valid (no cycle)."""
+        each namespace once. The set must be valid (no cycle). Computed once per virtual
+        namespace of this snapshot: every pull through a virtual name asks."""
+        cached = self._members.get(virtual.name)
+        if cached is not None and cached[0] is virtual:
+            return cached[1]
         order: list[str] = []
 
         def walk(v: Virtual) -> None:
@@ -178,7 +183,9 @@ class Namespaces:
         walk(virtual)
         locals_ = [Member(n) for n in order if not isinstance(self._by_name.get(n), Remote)]
         remotes = [Member(n, d) for n in order if isinstance(d := self._by_name.get(n), Remote)]
-        return (*locals_, *remotes)
+        members = (*locals_, *remotes)
+        self._members[virtual.name] = (virtual, members)
+        return members
 
     def with_definition(self, definition: Definition) -> Namespaces:
         """A copy with ``definition`` added or replaced."""
