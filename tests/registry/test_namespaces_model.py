@@ -44,6 +44,20 @@ def test_members_put_locals_first_then_remotes_and_flatten_nesting() -> None:
     assert members[0].repository("team/app") == "dev/team/app"
 
 
+def test_members_are_computed_once_per_snapshot_and_follow_a_changed_definition() -> None:
+    docker = Virtual("docker", ("hub", "dev"))
+    ns = Namespaces([HUB, docker])
+    assert ns.members(docker) is ns.members(docker)  # every pull asks: answered from memory
+    # A definition of the same name that is not this snapshot's (being validated, say) gets
+    # its own answer, not the remembered one.
+    assert [m.namespace for m in ns.members(Virtual("docker", ("release",)))] == ["release"]
+    replaced = Virtual("docker", ("dev",))
+    changed = ns.with_definition(replaced)
+    assert changed.get("docker") is replaced
+    assert [m.namespace for m in changed.members(replaced)] == ["dev"]
+    assert [m.namespace for m in ns.members(docker)] == ["dev", "hub"]
+
+
 def test_definitions_round_trip_through_their_stored_form() -> None:
     virtual = Virtual("docker", ("dev", "hub"), deploy="dev")
     for definition in (HUB, virtual, Remote("r", "http://127.0.0.1:5000", allow=("a/*",))):
