@@ -34,7 +34,7 @@ WORKERS_ENV = "HAREG_TEST_WORKERS"
 #: The machine's cores plus one: the tests spend much of their time waiting on servers and
 #: databases, so on the 2-core CI machine a third worker keeps both cores busy (the default
 #: run: 243 s with two workers, 221 s with three).
-DEFAULT_WORKERS = (os.cpu_count() or 1) + 1
+DEFAULT_WORKERS = len(os.sched_getaffinity(0)) + 1
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
