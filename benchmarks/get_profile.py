@@ -14,21 +14,16 @@ cost.
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import json
 import pstats
 import time
 
-from .put_profile import image_app
+from .put_profile import image_app, profile_args
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.get_profile")
-    parser.add_argument("--count", type=int, default=3000)
-    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--top", type=int, default=25)
-    args = parser.parse_args()
+    args = profile_args("get_profile", 3000)
 
     repo = "profile/get"
     with image_app(args.database, "getprof", repo) as (client, config_desc, layers):

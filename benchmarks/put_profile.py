@@ -67,12 +67,17 @@ def image_app(database: str, name: str, repo: str) -> Iterator[tuple[Any, dict, 
         shutil.rmtree(work, ignore_errors=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.put_profile")
-    parser.add_argument("--count", type=int, default=200)
+def profile_args(module: str, count: int) -> argparse.Namespace:
+    """The options the profilers share: ``--count``, ``--database`` and ``--top``."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{module}")
+    parser.add_argument("--count", type=int, default=count)
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--top", type=int, default=25)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = profile_args("put_profile", 200)
 
     repo = "profile/put"
     with image_app(args.database, "putprof", repo) as (client, config_desc, layers):

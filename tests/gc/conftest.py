@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,27 +110,34 @@ def make_env(url: str, storage: StorageDriver, **settings: Any) -> Env:
     return Env(reg, url)
 
 
-@pytest.fixture
-def env(pg: Any, tmp_path: Path) -> Iterator[Env]:
-    """A fresh migrated database and a filesystem storage."""
-    e = make_env(pg.migrated_database("hareg_gc"), FilesystemDriver(str(tmp_path / "storage")))
+@contextmanager
+def migrated_env(pg: Any, prefix: str, storage: StorageDriver, **settings: Any
+                 ) -> Iterator[Env]:
+    """An Env on a fresh migrated database, handed back to ``pg`` afterwards."""
+    e = make_env(pg.migrated_database(prefix), storage, **settings)
     try:
         yield e
     finally:
         e.reg.db.close()
         pg.release(e.url)
+
+
+def storage_for(request: pytest.FixtureRequest, tmp_path: Path) -> StorageDriver:
+    """The storage a fixture with ``params=["fs", "s3"]`` is run for (S3: moto)."""
+    if request.param == "fs":
+        return FilesystemDriver(str(tmp_path / "storage"))
+    return request.getfixturevalue("s3_server").make_driver()
+
+
+@pytest.fixture
+def env(pg: Any, tmp_path: Path) -> Iterator[Env]:
+    """A fresh migrated database and a filesystem storage."""
+    with migrated_env(pg, "hareg_gc", FilesystemDriver(str(tmp_path / "storage"))) as e:
+        yield e
 
 
 @pytest.fixture(params=["fs", "s3"])
 def any_env(request: pytest.FixtureRequest, pg: Any, tmp_path: Path) -> Iterator[Env]:
-    """The same, once per storage driver (S3: moto)."""
-    if request.param == "fs":
-        storage: StorageDriver = FilesystemDriver(str(tmp_path / "storage"))
-    else:
-        storage = request.getfixturevalue("s3_server").make_driver()
-    e = make_env(pg.migrated_database("hareg_gc"), storage)
-    try:
+    """The same, once per storage driver."""
+    with migrated_env(pg, "hareg_gc", storage_for(request, tmp_path)) as e:
         yield e
-    finally:
-        e.reg.db.close()
-        pg.release(e.url)

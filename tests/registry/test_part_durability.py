@@ -19,7 +19,7 @@ import pytest
 from hareg.registry import uploads
 from hareg.storage import FilesystemDriver, layout
 from hareg.storage.base import Buffer
-from tests.gc.conftest import Env, make_env
+from tests.gc.conftest import Env, migrated_env
 from tests.oci import MiB, digest_of, random_bytes
 
 
@@ -42,12 +42,8 @@ class Recording(FilesystemDriver):
 
 @pytest.fixture
 def env(pg: Any, tmp_path: Path) -> Iterator[Env]:
-    e = make_env(pg.migrated_database("hareg_parts"), Recording(str(tmp_path / "storage")))
-    try:
+    with migrated_env(pg, "hareg_parts", Recording(str(tmp_path / "storage"))) as e:
         yield e
-    finally:
-        e.reg.db.close()
-        pg.release(e.url)
 
 
 def _recording(env: Env) -> Recording:

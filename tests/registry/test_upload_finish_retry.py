@@ -20,24 +20,15 @@ import pytest
 from hareg.db import blobs as blob_rows
 from hareg.db import locks
 from hareg.registry import uploads
-from hareg.storage import FilesystemDriver, layout
-from hareg.storage.base import StorageDriver
-from tests.gc.conftest import Env, make_env
+from hareg.storage import layout
+from tests.gc.conftest import Env, migrated_env, storage_for
 from tests.oci import MiB, digest_of, random_bytes
 
 
 @pytest.fixture(params=["fs", "s3"])
 def env(request: pytest.FixtureRequest, pg: Any, tmp_path: Path) -> Iterator[Env]:
-    if request.param == "fs":
-        storage: StorageDriver = FilesystemDriver(str(tmp_path / "storage"))
-    else:
-        storage = request.getfixturevalue("s3_server").make_driver()
-    e = make_env(pg.migrated_database("hareg_finish"), storage)
-    try:
+    with migrated_env(pg, "hareg_finish", storage_for(request, tmp_path)) as e:
         yield e
-    finally:
-        e.reg.db.close()
-        pg.release(e.url)
 
 
 class Crash(Exception):
